@@ -1,0 +1,126 @@
+"""bench/search: p50/p99 of searches over a 100,000-message mailbox.
+
+The mailbox is the real-mail corpus repeated with varied headers (each copy gets its own
+Message-ID and subject suffix, so every blob differs). The built store is kept in
+.cache/bench-search/ for later runs. Target (SQLite, folder-wide body search): p50 < 20 ms,
+p99 < 100 ms.
+    .venv/bin/python bench/search.py [--messages 100000] [--postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import random
+import shutil
+import time
+from pathlib import Path
+
+from common import REPO, message_files, percentiles, pg_create, pg_drop, run
+
+from mailstore import search as S
+from mailstore.messages import Prepared, prepare
+from mailstore.mime import parse_message
+from mailstore.store import Store
+from mailstore.values import NewMessage
+from tidings.migrate import upgrade
+
+QUERIES: list[tuple[str, S.Criterion]] = [
+    ("body rare word", S.Text("body", "xylophone")),
+    ("body common word", S.Text("body", "the")),
+    ("body word fragment", S.Text("body", "nterrup")),
+    ("body phrase", S.Text("body", "device tree")),
+    ("subject substring", S.Text("subject", "PATCH v2")),
+    ("subject rare", S.Text("subject", "jailhouse")),
+    ("sender substring", S.Text("from", "@gmail")),
+    ("sender name", S.Text("from", "Michael")),
+    ("combined from+body", S.And((S.Text("from", "intel"), S.Text("body", "kernel")))),
+    ("combined body+unseen", S.And((S.Text("body", "firmware"), S.Flag("\\Seen", False)))),
+    ("short needle (2 chars)", S.Text("subject", "v3")),
+]
+
+
+def copies(total: int) -> list[Prepared]:
+    """Parse the corpus once; make ``total`` distinct messages from it."""
+    base = []
+    for path in message_files("real-mail"):
+        raw = path.read_bytes()
+        base.append((raw, parse_message(raw)))
+    rng = random.Random(1)
+    out = []
+    for n in range(total):
+        raw, parsed = base[n % len(base)]
+        if n >= len(base):
+            copy = n // len(base)
+            raw = f"X-Bench-Copy: {copy}\n".encode() + raw
+            parsed = dataclasses.replace(parsed, subject=f"{parsed.subject} #{copy}",
+                                         message_id=f"<copy{copy}.{parsed.message_id[1:]}")
+        flags = frozenset({"\\Seen"}) if rng.random() < 0.8 else frozenset()
+        out.append(prepare(NewMessage(raw, flags, 1_600_000_000 + n), parsed))
+    return out
+
+
+async def build(url: str, blobs: Path, total: int) -> tuple[Store, int]:
+    await upgrade(url)
+    store = Store(url, blobs)
+    accounts = await store.accounts.list()
+    if accounts:
+        folder = await store.folders.get(accounts[0].id, "INBOX")
+        if folder.messages == total:
+            return store, folder.id
+        raise SystemExit(f"stale bench store with {folder.messages} messages; remove it")
+    await store.accounts.add_domain("example.com")
+    account = await store.accounts.create("bench@example.com", "bench-password")
+    folder = await store.folders.get(account.id, "INBOX")
+    start = time.perf_counter()
+    items = copies(total)
+    for i in range(0, total, 500):
+        await store.messages.append_prepared(folder.id, items[i:i + 500])
+    print(f"built {total} messages in {time.perf_counter() - start:.0f} s")
+    return store, folder.id
+
+
+async def measure(store: Store, folder_id: int, label: str, runs: int) -> None:
+    print(f"-- {label}")
+    for name, criterion in QUERIES:
+        await store.search.folder(folder_id, criterion)  # warm-up
+        samples = []
+        hits = 0
+        for _ in range(runs):
+            start = time.perf_counter()
+            hits = len(await store.search.folder(folder_id, criterion))
+            samples.append((time.perf_counter() - start) * 1000)
+        print(f"{name:24s} {hits:6d} hits  {percentiles(samples)}")
+
+
+async def main(total: int, postgres: bool, runs: int) -> None:
+    cache = REPO / ".cache" / f"bench-search-{total}"
+    cache.mkdir(parents=True, exist_ok=True)
+    store, folder_id = await build(f"sqlite+aiosqlite:///{cache / 'tidings.db'}",
+                                   cache / "blobs", total)
+    await measure(store, folder_id, f"SQLite FTS5 trigram, {total} messages", runs)
+    await store.close()
+    if not postgres:
+        return
+    created = await pg_create()
+    if created is None:
+        print("PostgreSQL: skipped (no server reachable)")
+        return
+    name, url = created
+    blobs = cache / "pg-blobs"
+    try:
+        store, folder_id = await build(url, blobs, total)
+        await measure(store, folder_id, f"PostgreSQL pg_trgm, {total} messages", runs)
+        await store.close()
+    finally:
+        await pg_drop(name)
+        shutil.rmtree(blobs, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--runs", type=int, default=50)
+    args = parser.parse_args()
+    run(main(args.messages, args.postgres, args.runs))

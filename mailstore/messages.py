@@ -1,0 +1,476 @@
+"""Messages in folders: append, copy, move, flags, expunge, listing, change log.
+
+Implementation notes (invariants a maintainer must keep):
+- Durability: the blob is fsynced (``BlobStore.put_many``) before the transaction that
+  inserts its rows begins; the caller is told "stored" only after that commit.
+- Every change in a folder bumps the folder's HIGHESTMODSEQ in the same transaction and
+  stamps the changed rows with it (RFC 7162 §3.1): CONDSTORE/QRESYNC, webmail refresh and
+  IDLE all read one change log (``messages.modseq`` plus ``expunged`` tombstones).
+- UIDs come from ``folders.uidnext`` updated inside the write transaction: strictly
+  increasing, never reused (RFC 9051 §2.3.1.1), also with several writer processes.
+- Quota is checked and charged by one conditional UPDATE in the same transaction: a message
+  over quota rolls back everything, nothing half-written.
+- Parsing happens before the transaction (it may run in another process for imports).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailstore import flags as F_
+from mailstore.blobs import BlobStore, digest
+from mailstore.database import Database
+from mailstore.errors import NotFound, QuotaExceeded
+from mailstore.mime import ParsedMessage, parse_message
+from mailstore.models import Account, Content, Expunged, Folder, Message
+from mailstore.values import (
+    Appended,
+    Changes,
+    FlagChange,
+    MessageSummary,
+    NewMessage,
+    StoredMessage,
+)
+
+A = Account.__table__
+C = Content.__table__
+E = Expunged.__table__
+F = Folder.__table__
+M = Message.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A message whose blob is durable and whose parse is done: ready for the rows."""
+
+    sha256: str
+    size: int
+    parsed: ParsedMessage
+    flags: int
+    keywords: str
+    internal_date: int
+    raw: bytes
+
+
+def prepare(message: NewMessage, parsed: ParsedMessage | None = None) -> Prepared:
+    """Parse (unless given) and hash a message. Pure CPU: may run in a worker process."""
+    mask, keywords = F_.split_flags(message.flags)
+    return Prepared(
+        sha256=digest(message.raw), size=len(message.raw),
+        parsed=parsed if parsed is not None else parse_message(message.raw),
+        flags=mask, keywords=F_.keywords_text(keywords),
+        internal_date=message.internal_date if message.internal_date is not None
+        else int(time.time()),
+        raw=message.raw,
+    )
+
+
+def content_row(p: Prepared) -> dict[str, object]:
+    parsed = p.parsed
+    return dict(
+        sha256=p.sha256, size=p.size, refcount=1, envelope=parsed.envelope,
+        bodystructure=parsed.bodystructure, body=parsed.body,
+        sections=json.dumps(parsed.sections, separators=(",", ":")),
+        sent_date=int(parsed.date.timestamp()) if parsed.date else None,
+        subject_base=parsed.subject_base, from_display=parsed.from_display,
+        from_addr=parsed.from_addr, sort_from=parsed.sort_from, sort_to=parsed.sort_to,
+        sort_cc=parsed.sort_cc, message_id=parsed.message_id, in_reply_to=parsed.in_reply_to,
+        references=" ".join(parsed.references), preview=parsed.preview,
+        attachments=json.dumps([
+            dict(part=a.part, filename=a.filename, content_type=a.content_type, size=a.size,
+                 content_id=a.content_id, inline=a.inline) for a in parsed.attachments
+        ], separators=(",", ":")),
+        has_attachments=any(not a.inline for a in parsed.attachments),
+        parse_error=parsed.parse_error, header_text=_clean(parsed.header_text),
+        search_from=_clean(parsed.search_from), search_to=_clean(parsed.search_to),
+        search_cc=_clean(parsed.search_cc), search_bcc=_clean(parsed.search_bcc),
+        subject=_clean(parsed.subject), search_body=_clean(parsed.search_body),
+    )
+
+
+def _clean(text: str) -> str:
+    """PostgreSQL text cannot hold NUL or lone surrogates; SQLite takes them but FTS chokes."""
+    if "\x00" in text:
+        text = text.replace("\x00", " ")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+async def bump_modseq(conn: AsyncConnection, folder_id: int) -> int:
+    result = await conn.execute(
+        update(F).where(F.c.id == folder_id)
+        .values(highestmodseq=F.c.highestmodseq + 1).returning(F.c.highestmodseq))
+    modseq = result.scalar_one_or_none()
+    if modseq is None:
+        raise NotFound(f"folder #{folder_id} does not exist")
+    return modseq
+
+
+async def release_contents(conn: AsyncConnection, counts: dict[int, int]) -> list[int]:
+    """Drop references to contents; returns the ids that reached refcount 0."""
+    for content_id, n in counts.items():
+        await conn.execute(
+            update(C).where(C.c.id == content_id).values(refcount=C.c.refcount - n))
+    if not counts:
+        return []
+    rows = await conn.execute(
+        select(C.c.id).where(C.c.id.in_(list(counts)), C.c.refcount <= 0))
+    return [r.id for r in rows]
+
+
+async def release_folders(conn: AsyncConnection, folder_ids: object) -> list[int]:
+    """Drop every message of the given folders; returns content ids whose refcount fell."""
+    rows = (await conn.execute(
+        select(M.c.content_id, func.count().label("n"), A.c.id.label("account_id"),
+               func.sum(M.c.size).label("size"))
+        .select_from(M.join(F, F.c.id == M.c.folder_id).join(A, A.c.id == F.c.account_id))
+        .where(M.c.folder_id.in_(folder_ids))
+        .group_by(M.c.content_id, A.c.id)
+    )).all()
+    await conn.execute(delete(M).where(M.c.folder_id.in_(folder_ids)))
+    for account_id, size in _sizes_by_account(rows).items():
+        await conn.execute(
+            update(A).where(A.c.id == account_id).values(used_bytes=A.c.used_bytes - size))
+    return await release_contents(conn, {r.content_id: r.n for r in rows})
+
+
+def _sizes_by_account(rows: list) -> dict[int, int]:
+    sizes: dict[int, int] = {}
+    for r in rows:
+        sizes[r.account_id] = sizes.get(r.account_id, 0) + int(r.size or 0)
+    return sizes
+
+
+class Messages:
+    def __init__(self, db: Database, blobs: BlobStore) -> None:
+        self.db = db
+        self.blobs = blobs
+
+    # Writing ---------------------------------------------------------------
+    async def append(
+        self, folder_id: int, raw: bytes, flags: Iterable[str] = (),
+        internal_date: int | None = None,
+    ) -> Appended:
+        """Store one message durably (IMAP APPEND, local delivery)."""
+        prepared = prepare(NewMessage(raw, frozenset(flags), internal_date))
+        return (await self.append_prepared(folder_id, [prepared]))[0]
+
+    async def append_prepared(
+        self, folder_id: int, items: Sequence[Prepared]
+    ) -> list[Appended]:
+        """Store several prepared messages in one transaction (bulk import, multi-append)."""
+        if not items:
+            return []
+        self.blobs.put_many((p.sha256, p.raw) for p in items)
+        total = sum(p.size for p in items)
+        unseen = sum(1 for p in items if not p.flags & F_.SEEN)
+        async with self.db.write() as conn:
+            folder = (await conn.execute(
+                update(F).where(F.c.id == folder_id)
+                .values(uidnext=F.c.uidnext + len(items),
+                        highestmodseq=F.c.highestmodseq + 1,
+                        message_count=F.c.message_count + len(items),
+                        unseen_count=F.c.unseen_count + unseen,
+                        total_size=F.c.total_size + total)
+                .returning(F.c.uidnext, F.c.highestmodseq, F.c.uidvalidity, F.c.account_id)
+            )).first()
+            if folder is None:
+                raise NotFound(f"folder #{folder_id} does not exist")
+            await self._charge_quota(conn, folder.account_id, total)
+            first_uid = folder.uidnext - len(items)
+            content_ids = await self._upsert_contents(conn, items)
+            await conn.execute(insert(M), [dict(
+                folder_id=folder_id, uid=first_uid + offset, modseq=folder.highestmodseq,
+                content_id=content_ids[p.sha256], flags=p.flags, keywords=p.keywords,
+                internal_date=p.internal_date, size=p.size,
+            ) for offset, p in enumerate(items)])
+        return [Appended(folder.uidvalidity, first_uid + i) for i in range(len(items))]
+
+    async def _charge_quota(self, conn: AsyncConnection, account_id: int, size: int) -> None:
+        result = await conn.execute(
+            update(A).where(
+                A.c.id == account_id,
+                (A.c.quota_bytes.is_(None)) | (A.c.used_bytes + size <= A.c.quota_bytes),
+            ).values(used_bytes=A.c.used_bytes + size).returning(A.c.used_bytes))
+        if result.first() is None:
+            row = (await conn.execute(
+                select(A.c.address, A.c.used_bytes, A.c.quota_bytes)
+                .where(A.c.id == account_id))).one()
+            raise QuotaExceeded(
+                f"mailbox {row.address} is full: {row.used_bytes} of {row.quota_bytes} bytes "
+                f"used, the message needs {size}"
+            )
+
+    async def _upsert_contents(
+        self, conn: AsyncConnection, items: Sequence[Prepared]
+    ) -> dict[str, int]:
+        """Insert each distinct content once, or take one more reference to it."""
+        unique: dict[str, dict[str, object]] = {}
+        for p in items:
+            row = unique.get(p.sha256)
+            if row is None:
+                unique[p.sha256] = content_row(p)
+            else:
+                row["refcount"] += 1
+        dialect_insert = sqlite.insert if self.db.is_sqlite else postgresql.insert
+        stmt = dialect_insert(C)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[C.c.sha256],
+            set_={"refcount": C.c.refcount + stmt.excluded.refcount},
+        ).returning(C.c.id, C.c.sha256, sort_by_parameter_order=True)
+        result = await conn.execute(stmt, list(unique.values()))
+        ids = {row.sha256: row.id for row in result}
+        # The garbage collector may have removed the file of a content row at refcount 0
+        # just before we took it again: write it back while we hold the row.
+        missing = [(p.sha256, p.raw) for p in items if not self.blobs.exists(p.sha256)]
+        if missing:
+            self.blobs.put_many(missing)
+        return ids
+
+    async def copy(
+        self, source_id: int, uids: Iterable[int], target_id: int
+    ) -> list[tuple[int, int]]:
+        """Copy messages (same content, new UIDs); returns (source uid, new uid) pairs."""
+        async with self.db.write() as conn:
+            return await self._copy(conn, source_id, sorted(set(uids)), target_id)
+
+    async def _copy(
+        self, conn: AsyncConnection, source_id: int, uids: list[int], target_id: int
+    ) -> list[tuple[int, int]]:
+        rows = (await conn.execute(
+            select(M).where(M.c.folder_id == source_id, M.c.uid.in_(uids)).order_by(M.c.uid)
+        )).all() if uids else []
+        if not rows:
+            return []
+        total = sum(r.size for r in rows)
+        unseen = sum(1 for r in rows if not r.flags & F_.SEEN)
+        target = (await conn.execute(
+            update(F).where(F.c.id == target_id)
+            .values(uidnext=F.c.uidnext + len(rows), highestmodseq=F.c.highestmodseq + 1,
+                    message_count=F.c.message_count + len(rows),
+                    unseen_count=F.c.unseen_count + unseen, total_size=F.c.total_size + total)
+            .returning(F.c.uidnext, F.c.highestmodseq, F.c.account_id))).first()
+        if target is None:
+            raise NotFound(f"folder #{target_id} does not exist")
+        await self._charge_quota(conn, target.account_id, total)
+        first = target.uidnext - len(rows)
+        counts: dict[int, int] = {}
+        for r in rows:
+            counts[r.content_id] = counts.get(r.content_id, 0) + 1
+        for content_id, n in counts.items():
+            await conn.execute(update(C).where(C.c.id == content_id)
+                               .values(refcount=C.c.refcount + n))
+        await conn.execute(insert(M), [dict(
+            folder_id=target_id, uid=first + i, modseq=target.highestmodseq,
+            content_id=r.content_id, flags=r.flags, keywords=r.keywords,
+            internal_date=r.internal_date, size=r.size) for i, r in enumerate(rows)])
+        return [(r.uid, first + i) for i, r in enumerate(rows)]
+
+    async def move(
+        self, source_id: int, uids: Iterable[int], target_id: int
+    ) -> list[tuple[int, int]]:
+        """RFC 6851 MOVE: copy and expunge in one transaction."""
+        wanted = sorted(set(uids))
+        async with self.db.write() as conn:
+            pairs = await self._copy(conn, source_id, wanted, target_id)
+            _, released = await self._expunge(conn, source_id, [s for s, _ in pairs])
+        await self.collect_garbage(released)
+        return pairs
+
+    async def store_flags(
+        self, folder_id: int, uids: Iterable[int], flags: Iterable[str], mode: str = "add",
+        unchanged_since: int | None = None,
+    ) -> list[FlagChange]:
+        """Add, remove or replace flags (RFC 9051 §6.4.6); returns the messages that changed.
+
+        ``unchanged_since`` is RFC 7162's UNCHANGEDSINCE: rows modified later are left alone.
+        """
+        mask, keywords = F_.split_flags(flags)
+        wanted = sorted(set(uids))
+        async with self.db.write() as conn:
+            query = select(M.c.id, M.c.uid, M.c.flags, M.c.keywords, M.c.modseq).where(
+                M.c.folder_id == folder_id, M.c.uid.in_(wanted))
+            if unchanged_since is not None:
+                query = query.where(M.c.modseq <= unchanged_since)
+            rows = (await conn.execute(query)).all()
+            updates = []
+            for r in rows:
+                new_flags, new_words = _apply(r.flags, r.keywords, mask, keywords, mode)
+                if (new_flags, new_words) != (r.flags, r.keywords):
+                    updates.append((r, new_flags, new_words))
+            if not updates:
+                return []
+            modseq = await bump_modseq(conn, folder_id)
+            seen_delta = 0
+            for r, new_flags, new_words in updates:
+                await conn.execute(update(M).where(M.c.id == r.id).values(
+                    flags=new_flags, keywords=new_words, modseq=modseq))
+                seen_delta += (new_flags & F_.SEEN) - (r.flags & F_.SEEN)
+            if seen_delta:
+                await conn.execute(update(F).where(F.c.id == folder_id)
+                                   .values(unseen_count=F.c.unseen_count - seen_delta))
+        return [FlagChange(r.uid, f, w, modseq) for r, f, w in updates]
+
+    async def expunge(
+        self, folder_id: int, uids: Iterable[int] | None = None
+    ) -> list[int]:
+        """Remove \\Deleted messages (only those in ``uids`` if given: UID EXPUNGE)."""
+        async with self.db.write() as conn:
+            query = select(M.c.uid).where(
+                M.c.folder_id == folder_id, M.c.flags.op("&")(F_.DELETED) != 0)
+            if uids is not None:
+                query = query.where(M.c.uid.in_(sorted(set(uids))))
+            targets = [r.uid for r in await conn.execute(query)]
+            removed, released = await self._expunge(conn, folder_id, targets)
+        await self.collect_garbage(released)
+        return removed
+
+    async def delete(self, folder_id: int, uids: Iterable[int]) -> list[int]:
+        """Remove messages now, whatever their flags (webmail "delete forever")."""
+        async with self.db.write() as conn:
+            removed, released = await self._expunge(conn, folder_id, sorted(set(uids)))
+        await self.collect_garbage(released)
+        return removed
+
+    async def _expunge(
+        self, conn: AsyncConnection, folder_id: int, uids: list[int]
+    ) -> tuple[list[int], list[int]]:
+        if not uids:
+            return [], []
+        rows = (await conn.execute(
+            select(M.c.id, M.c.uid, M.c.content_id, M.c.size, M.c.flags)
+            .where(M.c.folder_id == folder_id, M.c.uid.in_(uids)).order_by(M.c.uid))).all()
+        if not rows:
+            return [], []
+        modseq = await bump_modseq(conn, folder_id)
+        await conn.execute(delete(M).where(M.c.id.in_([r.id for r in rows])))
+        dialect_insert = sqlite.insert if self.db.is_sqlite else postgresql.insert
+        await conn.execute(
+            dialect_insert(E).on_conflict_do_update(
+                index_elements=[E.c.folder_id, E.c.uid], set_={"modseq": modseq}),
+            [dict(folder_id=folder_id, uid=r.uid, modseq=modseq) for r in rows])
+        size = sum(r.size for r in rows)
+        unseen = sum(1 for r in rows if not r.flags & F_.SEEN)
+        folder = (await conn.execute(
+            update(F).where(F.c.id == folder_id)
+            .values(message_count=F.c.message_count - len(rows),
+                    unseen_count=F.c.unseen_count - unseen, total_size=F.c.total_size - size)
+            .returning(F.c.account_id))).one()
+        await conn.execute(update(A).where(A.c.id == folder.account_id)
+                           .values(used_bytes=A.c.used_bytes - size))
+        counts: dict[int, int] = {}
+        for r in rows:
+            counts[r.content_id] = counts.get(r.content_id, 0) + 1
+        released = await release_contents(conn, counts)
+        return [r.uid for r in rows], released
+
+    async def collect_garbage(self, content_ids: Iterable[int]) -> int:
+        """Remove contents nobody references any more, and their blob files."""
+        ids = list(content_ids)
+        if not ids:
+            return 0
+        async with self.db.write() as conn:
+            query = select(C.c.id, C.c.sha256).where(C.c.id.in_(ids), C.c.refcount <= 0)
+            if not self.db.is_sqlite:
+                query = query.with_for_update()
+            rows = (await conn.execute(query)).all()
+            if rows:
+                await conn.execute(delete(C).where(C.c.id.in_([r.id for r in rows])))
+                for r in rows:
+                    self.blobs.delete(r.sha256)
+        return len(rows)
+
+    # Reading ---------------------------------------------------------------
+    async def page(
+        self, folder_id: int, offset: int = 0, limit: int = 50
+    ) -> list[MessageSummary]:
+        """A page of the message list, newest first, from the parsed cache only."""
+        query = (
+            select(M.c.uid, M.c.modseq, M.c.flags, M.c.keywords, M.c.internal_date, M.c.size,
+                   C.c.sent_date, C.c.from_display, C.c.from_addr, C.c.subject, C.c.preview,
+                   C.c.has_attachments)
+            .select_from(M.join(C, C.c.id == M.c.content_id))
+            .where(M.c.folder_id == folder_id)
+            .order_by(M.c.internal_date.desc(), M.c.uid.desc())
+            .offset(offset).limit(limit)
+        )
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [MessageSummary(
+            uid=r.uid, modseq=r.modseq, flags=r.flags, keywords=r.keywords,
+            internal_date=r.internal_date, size=r.size, sent_date=r.sent_date,
+            from_display=r.from_display, from_addr=r.from_addr, subject=r.subject,
+            preview=r.preview, has_attachments=bool(r.has_attachments)) for r in rows]
+
+    async def get(self, folder_id: int, uid: int) -> StoredMessage:
+        query = (
+            select(M.c.folder_id, M.c.uid, M.c.modseq, M.c.flags, M.c.keywords,
+                   M.c.internal_date, M.c.size, C.c.sha256, C.c.envelope, C.c.bodystructure,
+                   C.c.body, C.c.sections, C.c.sent_date, C.c.subject, C.c.from_display,
+                   C.c.from_addr, C.c.search_to, C.c.search_cc, C.c.attachments,
+                   C.c.parse_error)
+            .select_from(M.join(C, C.c.id == M.c.content_id))
+            .where(M.c.folder_id == folder_id, M.c.uid == uid)
+        )
+        async with self.db.read() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            raise NotFound(f"message {uid} does not exist in this folder")
+        return StoredMessage(**row._mapping)
+
+    def read_raw(self, sha256: str) -> bytes:
+        return self.blobs.get(sha256)
+
+    async def uids(self, folder_id: int) -> list[int]:
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(M.c.uid).where(M.c.folder_id == folder_id).order_by(M.c.uid))
+            return [r.uid for r in rows]
+
+    async def changes_since(self, folder_id: int, modseq: int) -> Changes:
+        """Messages changed or added, and UIDs expunged, after ``modseq`` (RFC 7162)."""
+        async with self.db.read() as conn:
+            highest = await conn.scalar(
+                select(F.c.highestmodseq).where(F.c.id == folder_id))
+            if highest is None:
+                raise NotFound(f"folder #{folder_id} does not exist")
+            changed = (await conn.execute(
+                select(M.c.uid, M.c.flags, M.c.keywords, M.c.modseq)
+                .where(M.c.folder_id == folder_id, M.c.modseq > modseq).order_by(M.c.uid)
+            )).all()
+            gone = (await conn.execute(
+                select(E.c.uid).where(and_(E.c.folder_id == folder_id, E.c.modseq > modseq))
+                .order_by(E.c.uid))).all()
+        return Changes(
+            highestmodseq=highest,
+            changed=[FlagChange(r.uid, r.flags, r.keywords, r.modseq) for r in changed],
+            expunged=[r.uid for r in gone],
+        )
+
+    async def count(self, folder_id: int) -> int:
+        async with self.db.read() as conn:
+            return await conn.scalar(
+                select(func.count()).where(M.c.folder_id == folder_id)) or 0
+
+
+def _apply(
+    current: int, words: str, mask: int, keywords: frozenset[str], mode: str
+) -> tuple[int, str]:
+    present = set(words.split())
+    if mode == "add":
+        return current | mask, F_.keywords_text(present | keywords)
+    if mode == "remove":
+        return current & ~mask, F_.keywords_text(present - keywords)
+    if mode == "replace":
+        return mask, F_.keywords_text(keywords)
+    raise ValueError(f"unknown flag mode {mode!r}")

@@ -1,0 +1,153 @@
+"""The metadata schema. The schema only ever changes through Alembic migrations.
+
+Times are stored as integer Unix seconds (UTC): both engines sort and compare them
+natively, and IMAP dates are rendered from them without timezone guessing.
+System flags are a bit mask (see ``mailstore.flags``), keywords a space-joined string.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Domain(Base):
+    __tablename__ = "domains"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(253), unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    quota_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    used_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Alias(Base):
+    """One address delivered to one target; several rows give one-to-many aliases."""
+
+    __tablename__ = "aliases"
+    __table_args__ = (UniqueConstraint("address", "target"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), index=True)
+    target: Mapped[str] = mapped_column(String(320))
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"), index=True)
+
+
+class Folder(Base):
+    __tablename__ = "folders"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(1000))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uidnext: Mapped[int] = mapped_column(BigInteger, default=1)
+    highestmodseq: Mapped[int] = mapped_column(BigInteger, default=1)
+    special_use: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    subscribed: Mapped[bool] = mapped_column(Boolean, default=True)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    unseen_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Content(Base):
+    """One stored blob and everything parsed from it once, at delivery.
+
+    Shared by every copy of the message (several folders, several recipients);
+    ``refcount`` counts the messages rows that point here. Rows at refcount 0 are
+    removed, with their blob file, by the garbage collector.
+    """
+
+    __tablename__ = "contents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    refcount: Mapped[int] = mapped_column(Integer, default=0)
+    envelope: Mapped[str] = mapped_column(Text)
+    bodystructure: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    sections: Mapped[str] = mapped_column(Text)
+    sent_date: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    subject_base: Mapped[str] = mapped_column(Text)
+    from_display: Mapped[str] = mapped_column(Text)
+    from_addr: Mapped[str] = mapped_column(Text)
+    sort_from: Mapped[str] = mapped_column(Text)
+    sort_to: Mapped[str] = mapped_column(Text)
+    sort_cc: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(Text)
+    in_reply_to: Mapped[str] = mapped_column(Text)
+    references: Mapped[str] = mapped_column(Text)
+    preview: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[str] = mapped_column(Text)
+    has_attachments: Mapped[bool] = mapped_column(Boolean, default=False)
+    parse_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    header_text: Mapped[str] = mapped_column(Text)
+    # The searchable text; indexed by FTS5 trigram (SQLite) or pg_trgm GIN (PostgreSQL).
+    search_from: Mapped[str] = mapped_column(Text)
+    search_to: Mapped[str] = mapped_column(Text)
+    search_cc: Mapped[str] = mapped_column(Text)
+    search_bcc: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    search_body: Mapped[str] = mapped_column(Text)
+
+
+class Message(Base):
+    """A message in a folder: the IMAP view (UID, MODSEQ, flags) of one Content."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("folder_id", "uid"),
+        Index("ix_messages_folder_date", "folder_id", "internal_date", "uid"),
+        Index("ix_messages_folder_modseq", "folder_id", "modseq"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    folder_id: Mapped[int] = mapped_column(ForeignKey("folders.id", ondelete="CASCADE"))
+    uid: Mapped[int] = mapped_column(BigInteger)
+    modseq: Mapped[int] = mapped_column(BigInteger)
+    content_id: Mapped[int] = mapped_column(ForeignKey("contents.id"), index=True)
+    flags: Mapped[int] = mapped_column(Integer, default=0)
+    keywords: Mapped[str] = mapped_column(Text, default="")
+    internal_date: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class Expunged(Base):
+    """Tombstones: which UIDs left a folder at which MODSEQ (for QRESYNC and other sessions)."""
+
+    __tablename__ = "expunged"
+    __table_args__ = (Index("ix_expunged_folder_modseq", "folder_id", "modseq"),)
+    folder_id: Mapped[int] = mapped_column(
+        ForeignKey("folders.id", ondelete="CASCADE"), primary_key=True
+    )
+    uid: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    modseq: Mapped[int] = mapped_column(BigInteger)

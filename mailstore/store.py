@@ -1,0 +1,32 @@
+"""The store: one object that front doors hold, giving one truth to IMAP, POP3 and webmail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from mailstore.accounts import Accounts
+from mailstore.blobs import BlobStore
+from mailstore.database import Database
+from mailstore.folders import Folders
+from mailstore.messages import Messages
+from mailstore.search import Search
+
+
+class Store:
+    """Metadata database + blob store, with the operations grouped by concern."""
+
+    def __init__(self, database_url: str, blob_root: Path) -> None:
+        self.db = Database(database_url)
+        self.blobs = BlobStore(blob_root)
+        self.blobs.ensure_dirs()
+        self.messages = Messages(self.db, self.blobs)
+        self.accounts = Accounts(self.db, self._collect)
+        self.folders = Folders(self.db, self._collect)
+        self.search = Search(self.db)
+
+    async def _collect(self, content_ids: Iterable[int]) -> None:
+        await self.messages.collect_garbage(content_ids)
+
+    async def close(self) -> None:
+        await self.db.close()

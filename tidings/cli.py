@@ -1,0 +1,230 @@
+"""The ``tidings`` command.
+
+Every subcommand takes ``--data DIR`` (else ``$TIDINGS_DATA``, else ``./data``). Errors a
+user can cause are printed as one line, ``tidings: <what is wrong>``, with exit status 1;
+usage errors exit 2 (argparse). Never a traceback for a user mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import re
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from mailstore.database import DatabaseURLError
+from mailstore.errors import StoreError
+from mailstore.mailboxes import NotAMailbox, count_messages
+from tidings.config import ConfigError
+from tidings.runtime import Runtime, RuntimeProblem, init_data_dir
+
+
+class CommandError(Exception):
+    """A problem to report as one line."""
+
+
+def parse_size(text: str) -> int:
+    """``2G``, ``500M``, ``1024K``, ``12345`` → bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", text, re.IGNORECASE)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (for example 500M or 2G)")
+    number, unit = float(match.group(1)), match.group(2).upper()
+    return int(number * 1024 ** " KMGT".index(unit or " "))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tidings", description="Tidings mail server")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", metavar="DIR",
+                        help="data folder (default: $TIDINGS_DATA, then ./data)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = sub.add_parser("init", parents=[common], help="create a data folder")
+    init.add_argument("--admin", metavar="ADDRESS", default="admin@localhost",
+                      help="address of the first admin account (default admin@localhost)")
+    init.add_argument("--hostname", help="the server's host name")
+    sub.add_parser("serve", parents=[common], help="run the server")
+
+    domain = sub.add_parser("domain", help="manage local domains").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    domain.add_parser("add", parents=[common]).add_argument("name")
+    domain.add_parser("list", parents=[common])
+    domain.add_parser("remove", parents=[common]).add_argument("name")
+
+    user = sub.add_parser("user", help="manage accounts").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    add = user.add_parser("add", parents=[common])
+    add.add_argument("address")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from standard input")
+    add.add_argument("--admin", action="store_true", help="make the account an admin")
+    add.add_argument("--quota", type=parse_size, help="mailbox size limit, e.g. 2G")
+    user.add_parser("list", parents=[common])
+    passwd = user.add_parser("passwd", parents=[common])
+    passwd.add_argument("address")
+    passwd.add_argument("--password-stdin", action="store_true")
+    user.add_parser("remove", parents=[common]).add_argument("address")
+
+    imp = sub.add_parser("import", parents=[common], help="import an mbox file or a Maildir")
+    imp.add_argument("address")
+    imp.add_argument("path", type=Path)
+    imp.add_argument("--folder", default="INBOX", help="target folder (default INBOX)")
+    exp = sub.add_parser("export", parents=[common], help="export an account as a Maildir")
+    exp.add_argument("address")
+    exp.add_argument("dest", type=Path)
+    return parser
+
+
+def read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise CommandError("the two passwords differ")
+    if len(password) < 8:
+        raise CommandError("the password must have at least 8 characters")
+    return password
+
+
+async def with_runtime(args: argparse.Namespace,
+                       action: Callable[[Runtime], Awaitable[int]]) -> int:
+    runtime = await Runtime.open(args.data)
+    try:
+        return await action(runtime)
+    finally:
+        await runtime.close()
+
+
+async def cmd_domain(args: argparse.Namespace) -> int:
+    async def run(rt: Runtime) -> int:
+        if args.action == "add":
+            info = await rt.store.accounts.add_domain(args.name)
+            print(f"added domain {info.name}")
+        elif args.action == "list":
+            for info in await rt.store.accounts.list_domains():
+                print(f"{info.name}\t{info.accounts} account(s)")
+        else:
+            await rt.store.accounts.remove_domain(args.name)
+            print(f"removed domain {args.name}")
+        return 0
+    return await with_runtime(args, run)
+
+
+async def cmd_user(args: argparse.Namespace) -> int:
+    async def run(rt: Runtime) -> int:
+        accounts = rt.store.accounts
+        if args.action == "add":
+            password = read_password(args.password_stdin)
+            info = await accounts.create(args.address, password, is_admin=args.admin,
+                                         quota_bytes=args.quota)
+            print(f"added {'admin ' if info.is_admin else ''}account {info.address}")
+        elif args.action == "list":
+            for info in await accounts.list():
+                quota = f"{info.quota_bytes}" if info.quota_bytes else "unlimited"
+                role = "admin" if info.is_admin else "user"
+                print(f"{info.address}\t{role}\tused {info.used_bytes} of {quota} bytes")
+        elif args.action == "passwd":
+            await accounts.get(args.address)
+            await accounts.set_password(args.address, read_password(args.password_stdin))
+            print(f"changed the password of {args.address}")
+        else:
+            await accounts.remove(args.address)
+            print(f"removed account {args.address} and its mail")
+        return 0
+    return await with_runtime(args, run)
+
+
+async def cmd_import(args: argparse.Namespace) -> int:
+    from mailstore.importer import ImportReport, import_mailbox
+
+    async def run(rt: Runtime) -> int:
+        account = await rt.store.accounts.get(args.address)
+        total = count_messages(args.path)
+        bar = ProgressBar(total)
+
+        def progress(report: ImportReport) -> None:
+            bar.update(report.imported + report.skipped_total)
+            # One line per committed batch on a pipe: what was printed is durable.
+            if not sys.stderr.isatty():
+                print(f"imported {report.imported}", file=sys.stderr, flush=True)
+
+        report = await import_mailbox(rt.store, account.id, args.path, args.folder, progress)
+        bar.finish()
+        print(f"imported {report.imported} message(s) into {len(report.folders)} folder(s); "
+              f"skipped {report.skipped_total}")
+        for reason, n in sorted(report.skipped.items()):
+            print(f"  skipped {n}: {reason}")
+        return 0
+    return await with_runtime(args, run)
+
+
+async def cmd_export(args: argparse.Namespace) -> int:
+    from mailstore.importer import export_maildir
+
+    async def run(rt: Runtime) -> int:
+        account = await rt.store.accounts.get(args.address)
+        count = await export_maildir(rt.store, account.id, args.dest)
+        print(f"exported {count} message(s) to {args.dest}")
+        return 0
+    return await with_runtime(args, run)
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; silent when stderr is not a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.total = max(total, 1)
+        self.tty = sys.stderr.isatty()
+
+    def update(self, done: int) -> None:
+        if not self.tty:
+            return
+        share = min(done / self.total, 1.0)
+        filled = int(share * 30)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{self.total}")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.tty:
+            sys.stderr.write("\n")
+
+
+async def cmd_init(args: argparse.Namespace) -> int:
+    password = secrets.token_urlsafe(12)
+    result = await init_data_dir(args.data, args.admin, password, args.hostname)
+    print(result)
+    return 0
+
+
+async def cmd_serve(args: argparse.Namespace) -> int:
+    from tidings.serve import serve
+
+    await serve(args.data)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
+    "init": cmd_init, "serve": cmd_serve, "domain": cmd_domain, "user": cmd_user,
+    "import": cmd_import, "export": cmd_export,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(COMMANDS[args.command](args))
+    except (CommandError, ConfigError, DatabaseURLError, StoreError, NotAMailbox,
+            RuntimeProblem) as exc:
+        print(f"tidings: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Runs the Alembic migrations that create and upgrade the schema."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+
+REPO = Path(__file__).resolve().parent.parent
+MIGRATIONS = REPO / "migrations"
+
+
+def _config(url: str) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade_sync(url: str) -> None:
+    command.upgrade(_config(url), "head")
+
+
+async def upgrade(url: str) -> None:
+    """``alembic upgrade head``; runs in a thread because Alembic's env starts its own loop."""
+    await asyncio.to_thread(upgrade_sync, url)

@@ -1,0 +1,79 @@
+"""``tidings serve``: every enabled front door in one asyncio event loop.
+
+Implementation notes:
+- Listening sockets are bound before anything starts, so a taken port or a bad address
+  stops the server at once with one line naming the service, the address and the reason.
+- Today the web app runs; later issues add IMAP, POP3, SMTP, delivery and the collector as
+  tasks of this same loop, each started from ``start_services``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import signal
+import socket
+import sys
+
+import uvicorn
+
+from tidings.config import Config
+from tidings.runtime import Runtime, RuntimeProblem
+
+
+def bind(cfg: Config, service: str) -> socket.socket:
+    """A listening socket for one service, or a RuntimeProblem that says why not."""
+    host, port = cfg.bind, cfg.ports[service]
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(512)
+    except OSError as exc:
+        sock.close()
+        reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise RuntimeProblem(
+            f"cannot listen on {host}:{port} for {service}: {reason} "
+            f"(change [ports] {service} in {cfg.data_dir / 'tidings.toml'})") from exc
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> None:
+    runtime = await Runtime.open(data_option)
+    cfg = runtime.config
+    try:
+        sockets = {name: bind(cfg, name) for name, on in cfg.enabled.items()
+                   if on and name == "web"}
+    except RuntimeProblem:
+        await runtime.close()
+        raise
+    from webapp.app import create_app
+
+    app = create_app(runtime.store, cfg.secret_key, messages_per_page=cfg.messages_per_page)
+    servers: list[uvicorn.Server] = []
+    if "web" in sockets:
+        web = uvicorn.Server(uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off",
+            proxy_headers=False, server_header=False))
+        web.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        servers.append(web)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(s.serve(sockets=[sockets["web"]])) for s in servers]
+    for name, sock in sockets.items():
+        host, port = sock.getsockname()[:2]
+        print(f"tidings: {name} listening on http://{host}:{port}/", file=sys.stderr,
+              flush=True)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        for s in servers:
+            s.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await runtime.close()

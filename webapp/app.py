@@ -1,0 +1,79 @@
+"""The webmail application: routes, middleware and error pages, put together.
+
+``create_app`` is what the composition root (tidings serve) calls. Middleware, outermost
+first: security headers (CSP on every response), the CSRF cookie, the signed session.
+Every route goes through ``csrf.protect``, so any POST without the right token is refused
+with 403, including routes added later.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from mailstore.store import Store
+from webapp import csrf
+from webapp.assets import htmx_endpoint, htmx_path
+from webapp.auth import SESSION_MAX_AGE, session_cookie_name
+from webapp.csrf import CSRFError, CSRFMiddleware, Endpoint
+from webapp.security import SecurityHeadersMiddleware
+from webapp.templating import STATIC_DIR, make_templates
+from webapp.views import errors, login, mail
+
+
+def _route(path: str, endpoint: Endpoint, methods: list[str] | None = None) -> Route:
+    return Route(path, csrf.protect(endpoint), methods=methods or ["GET"])
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        _route("/", login.root),
+        _route("/login", login.login_form),
+        _route("/login", login.login_submit, ["POST"]),
+        _route("/logout", login.logout, ["POST"]),
+        _route("/mail", mail.home),
+        _route("/mail/{folder:path}", mail.message_list),
+        _route("/message/{folder:path}/{uid:int}", mail.message_page),
+        _route("/body/{folder:path}/{uid:int}", mail.message_body),
+        _route("/attachment/{folder:path}/{uid:int}/{part}", mail.attachment),
+        Route("/static/htmx.min.js", htmx_endpoint(htmx_path())),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+
+
+def create_app(
+    store: Store,
+    secret_key: str,
+    *,
+    messages_per_page: int = 50,
+    secure_cookies: bool = False,
+) -> Starlette:
+    """The webmail as an ASGI app over ``store``.
+
+    ``secret_key`` signs the session and CSRF cookies; keep it stable across restarts or
+    everyone is signed out. ``secure_cookies`` marks the cookies Secure (and __Host-), for
+    deployments behind HTTPS.
+    """
+    if len(secret_key) < 16:
+        raise ValueError("secret_key must be at least 16 characters; generate one with "
+                         "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    if messages_per_page < 1:
+        raise ValueError(f"messages_per_page must be 1 or more, not {messages_per_page}")
+    app = Starlette(
+        routes=routes(),
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(CSRFMiddleware, secret_key=secret_key, secure=secure_cookies),
+            Middleware(SessionMiddleware, secret_key=secret_key,
+                       session_cookie=session_cookie_name(secure_cookies),
+                       max_age=SESSION_MAX_AGE, same_site="lax", https_only=secure_cookies),
+        ],
+        exception_handlers={**errors.HANDLERS, CSRFError: errors.csrf_failed},
+    )
+    app.state.store = store
+    app.state.templates = make_templates()
+    app.state.messages_per_page = messages_per_page
+    return app

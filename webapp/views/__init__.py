@@ -1,0 +1,1 @@
+"""The endpoints of the webmail, one module per area."""
