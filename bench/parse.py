@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/parse.py [archive] [--profile]
 
 Messages are read into memory first, so the figure is parsing only. The corpus is timed in
-chunks of 500 messages; each chunk's time is the best of 3 runs, which filters out noise
+chunks of 500 messages; each chunk's time is the best of 5 runs, which filters out noise
 from other processes on the machine. The plain single-pass time is printed as well.
 """
 
@@ -19,7 +19,7 @@ from mailstore.mime import parse_message  # noqa: E402
 from tests.corpus import message_files  # noqa: E402
 
 CHUNK = 500
-ROUNDS = 3
+ROUNDS = 5
 
 
 def main() -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 from sqlalchemy import delete, func, insert, select, update
 
 from mailstore.database import Database
 from mailstore.errors import AlreadyExists, NotFound, StoreError
-from mailstore.messages import release_folders
+from mailstore.messages import ReleaseHook, release_folders
 from mailstore.models import Account, Alias, Domain, Folder
 from mailstore.names import normalise_address, normalise_domain
 from mailstore.passwords import hash_password, needs_rehash, verify_password
@@ -38,7 +39,7 @@ def _account(row: object) -> AccountInfo:
 
 
 class Accounts:
-    def __init__(self, db: Database, on_contents_released: object) -> None:
+    def __init__(self, db: Database, on_contents_released: ReleaseHook) -> None:
         self.db = db
         self._release = on_contents_released
 
@@ -156,7 +157,7 @@ class Accounts:
             row = (await conn.execute(select(A).where(A.c.address == addr))).first()
         if row is None or row.disabled:
             # Hash anyway so that unknown users cost as much time as known ones.
-            verify_password(_DUMMY_HASH, password)
+            verify_password(_dummy_hash(), password)
             return None
         if not verify_password(row.password_hash, password):
             return None
@@ -200,4 +201,6 @@ class Accounts:
             return [r.target for r in rows]
 
 
-_DUMMY_HASH = hash_password("tidings-timing-equaliser")
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password("tidings-timing-equaliser")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailstore.database import Database
 from mailstore.errors import AlreadyExists, InvalidName, NotFound
-from mailstore.messages import release_folders
+from mailstore.messages import ReleaseHook, release_folders
 from mailstore.models import Folder
 from mailstore.names import DELIMITER, normalise_folder
 from mailstore.values import FolderInfo
@@ -26,7 +27,7 @@ def folder_info(row: object) -> FolderInfo:
 
 
 class Folders:
-    def __init__(self, db: Database, on_contents_released: object) -> None:
+    def __init__(self, db: Database, on_contents_released: ReleaseHook) -> None:
         self.db = db
         self._release = on_contents_released
 
@@ -126,7 +127,7 @@ class Folders:
                 raise NotFound(f"folder {folder} does not exist")
 
     @staticmethod
-    async def _next_uidvalidity(conn: object, account_id: int) -> int:
+    async def _next_uidvalidity(conn: AsyncConnection, account_id: int) -> int:
         """Never reuse a UIDVALIDITY for the account (RFC 9051 §2.3.1.1)."""
         highest = await conn.scalar(
             select(func.max(F.c.uidvalidity)).where(F.c.account_id == account_id))

@@ -120,12 +120,11 @@ async def export_maildir(store: Store, account_id: int, dest: Path) -> int:
     """Write every folder of the account into a Maildir++ tree; returns the message count."""
     count = 0
     for folder in await store.folders.list(account_id):
-        for uid in await store.messages.uids(folder.id):
-            message = await store.messages.get(folder.id, uid)
-            raw = store.messages.read_raw(message.sha256)
+        for uid, sha256, flags, keywords, internal_date in await store.messages.blob_refs(
+                folder.id):
             write_maildir(
-                dest, folder.name, raw, join_flags(message.flags),
-                datetime.fromtimestamp(message.internal_date, UTC),
+                dest, folder.name, store.messages.read_raw(sha256),
+                join_flags(flags, keywords), datetime.fromtimestamp(internal_date, UTC),
                 f"{folder.uidvalidity}-{uid}",
             )
             count += 1

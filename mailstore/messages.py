@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import Select, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -40,6 +40,9 @@ from mailstore.values import (
 )
 
 A = Account.__table__
+# Called with content ids whose last reference went, after the transaction commits.
+ReleaseHook = Callable[[list[int]], Awaitable[object]]
+
 C = Content.__table__
 E = Expunged.__table__
 F = Folder.__table__
@@ -128,7 +131,9 @@ async def release_contents(conn: AsyncConnection, counts: dict[int, int]) -> lis
     return [r.id for r in rows]
 
 
-async def release_folders(conn: AsyncConnection, folder_ids: object) -> list[int]:
+async def release_folders(
+    conn: AsyncConnection, folder_ids: Sequence[int] | Select
+) -> list[int]:
     """Drop every message of the given folders; returns content ids whose refcount fell."""
     rows = (await conn.execute(
         select(M.c.content_id, func.count().label("n"), A.c.id.label("account_id"),
@@ -400,9 +405,14 @@ class Messages:
                    C.c.sent_date, C.c.from_display, C.c.from_addr, C.c.subject, C.c.preview,
                    C.c.has_attachments)
             .select_from(M.join(C, C.c.id == M.c.content_id))
-            .where(M.c.folder_id == folder_id)
+            .where(M.c.id.in_(
+                # Page over the (folder, date, uid) index alone, then join: with OFFSET
+                # on the join, SQLite would read every skipped row's contents.
+                select(M.c.id).where(M.c.folder_id == folder_id)
+                .order_by(M.c.internal_date.desc(), M.c.uid.desc())
+                .offset(offset).limit(limit)
+            ))
             .order_by(M.c.internal_date.desc(), M.c.uid.desc())
-            .offset(offset).limit(limit)
         )
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
@@ -427,6 +437,16 @@ class Messages:
         if row is None:
             raise NotFound(f"message {uid} does not exist in this folder")
         return StoredMessage(**row._mapping)
+
+    async def blob_refs(self, folder_id: int) -> list[tuple[int, str, int, str, int]]:
+        """(uid, sha256, flags, keywords, internal_date) of every message, by UID."""
+        query = (
+            select(M.c.uid, C.c.sha256, M.c.flags, M.c.keywords, M.c.internal_date)
+            .select_from(M.join(C, C.c.id == M.c.content_id))
+            .where(M.c.folder_id == folder_id).order_by(M.c.uid)
+        )
+        async with self.db.read() as conn:
+            return [tuple(row) for row in await conn.execute(query)]
 
     def read_raw(self, sha256: str) -> bytes:
         return self.blobs.get(sha256)

@@ -8,7 +8,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
 from mailstore.database import Database, normalise_url
@@ -16,7 +16,7 @@ from mailstore.errors import StoreError
 from mailstore.store import Store
 from tidings import config as config_mod
 from tidings.config import Config
-from tidings.migrate import upgrade
+from tidings.migrate import head_revision, upgrade
 from tidings.tls import create_self_signed
 
 
@@ -43,12 +43,22 @@ async def prepare_database(url: str) -> None:
     try:
         async with db.read() as conn:
             await conn.execute(text("SELECT 1"))
+            current = await _schema_revision(conn)
     except Exception as exc:  # driver errors differ per engine; report them as one line
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise RuntimeProblem(f"cannot open the database {shown_url(url)}: {reason}") from exc
     finally:
         await db.close()
-    await upgrade(url)
+    if current != head_revision():
+        await upgrade(url)
+
+
+async def _schema_revision(conn: object) -> str | None:
+    """The Alembic revision of the database, or None for an empty one."""
+    tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+    if "alembic_version" not in tables:
+        return None
+    return await conn.scalar(text("SELECT version_num FROM alembic_version"))
 
 
 @dataclass

@@ -25,7 +25,8 @@ def bind(cfg: Config, service: str) -> socket.socket:
     """A listening socket for one service, or a RuntimeProblem that says why not."""
     host, port = cfg.bind, cfg.ports[service]
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -20,9 +20,25 @@ class Attachment:
 class ParsedMessage:
     """Everything derived from the raw bytes at delivery; see parse.parse_message.
 
-    ``envelope`` and ``bodystructure`` / ``body`` are ready-made IMAP texts to be sent
-    UTF-8 encoded (literal lengths count UTF-8 bytes). ``sections`` is the section map
-    described in sections.py.
+    - ``envelope``, ``bodystructure``, ``body``: ready-made IMAP texts (RFC 9051 §7.5.2),
+      to be sent UTF-8 encoded: literals ``{n}`` count UTF-8 bytes. Header text in them is
+      raw (encoded-words kept); raw 8-bit header bytes that are not UTF-8 are transcoded
+      from the message's own charset (else cp1252). Line counts count an unterminated last
+      line.
+    - ``sections``: the section map (shape in sections.py), for section_bounds & co.
+    - ``date``: timezone-aware; a Date without zone ("-0000") is UTC; None if unusable.
+    - ``subject``/``from_display``/``search_*``: decoded, one line each.
+    - ``sort_*``: RFC 5256 addr-mailbox (local part) of the first address, lowercase.
+    - ``search_body``: every text/* leaf (forwarded messages included), HTML reduced to
+      text, joined by "\n", at most 1,000,000 characters; the HTML alternative is skipped
+      when a real (>= 256 characters) text/plain alternative precedes it.
+    - ``header_text``: the top-level header block as text for SEARCH HEADER: LF line
+      endings, one unfolded field per line, encoded-words decoded.
+    - ``preview``: up to 200 characters of the displayed body, quotes and signature skipped.
+    - ``parse_error``: None, or why the structure is only a best effort (the message is
+      still stored and served).
+
+    All strings are valid Unicode (no lone surrogates), so they can be stored as UTF-8.
     """
 
     envelope: str
