@@ -177,28 +177,34 @@ class Messages:
         if not items:
             return []
         self.blobs.put_many((p.sha256, p.raw) for p in items)
+        async with self.db.write() as conn:
+            return await self.append_rows(conn, folder_id, items)
+
+    async def append_rows(
+        self, conn: AsyncConnection, folder_id: int, items: Sequence[Prepared]
+    ) -> list[Appended]:
+        """The rows of an append, inside the caller's transaction; blobs must be durable."""
         total = sum(p.size for p in items)
         unseen = sum(1 for p in items if not p.flags & F_.SEEN)
-        async with self.db.write() as conn:
-            folder = (await conn.execute(
-                update(F).where(F.c.id == folder_id)
-                .values(uidnext=F.c.uidnext + len(items),
-                        highestmodseq=F.c.highestmodseq + 1,
-                        message_count=F.c.message_count + len(items),
-                        unseen_count=F.c.unseen_count + unseen,
-                        total_size=F.c.total_size + total)
-                .returning(F.c.uidnext, F.c.highestmodseq, F.c.uidvalidity, F.c.account_id)
-            )).first()
-            if folder is None:
-                raise NotFound(f"folder #{folder_id} does not exist")
-            await self._charge_quota(conn, folder.account_id, total)
-            first_uid = folder.uidnext - len(items)
-            content_ids = await self._upsert_contents(conn, items)
-            await conn.execute(insert(M), [dict(
-                folder_id=folder_id, uid=first_uid + offset, modseq=folder.highestmodseq,
-                content_id=content_ids[p.sha256], flags=p.flags, keywords=p.keywords,
-                internal_date=p.internal_date, size=p.size,
-            ) for offset, p in enumerate(items)])
+        folder = (await conn.execute(
+            update(F).where(F.c.id == folder_id)
+            .values(uidnext=F.c.uidnext + len(items),
+                    highestmodseq=F.c.highestmodseq + 1,
+                    message_count=F.c.message_count + len(items),
+                    unseen_count=F.c.unseen_count + unseen,
+                    total_size=F.c.total_size + total)
+            .returning(F.c.uidnext, F.c.highestmodseq, F.c.uidvalidity, F.c.account_id)
+        )).first()
+        if folder is None:
+            raise NotFound(f"folder #{folder_id} does not exist")
+        await self._charge_quota(conn, folder.account_id, total)
+        first_uid = folder.uidnext - len(items)
+        content_ids = await self._upsert_contents(conn, items)
+        await conn.execute(insert(M), [dict(
+            folder_id=folder_id, uid=first_uid + offset, modseq=folder.highestmodseq,
+            content_id=content_ids[p.sha256], flags=p.flags, keywords=p.keywords,
+            internal_date=p.internal_date, size=p.size,
+        ) for offset, p in enumerate(items)])
         return [Appended(folder.uidvalidity, first_uid + i) for i in range(len(items))]
 
     async def _charge_quota(self, conn: AsyncConnection, account_id: int, size: int) -> None:

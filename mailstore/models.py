@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -89,6 +90,7 @@ class Content(Base):
     """
 
     __tablename__ = "contents"
+    __table_args__ = (Index("ix_contents_message_id", "message_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     size: Mapped[int] = mapped_column(BigInteger)
@@ -151,3 +153,49 @@ class Expunged(Base):
     )
     uid: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     modseq: Mapped[int] = mapped_column(BigInteger)
+
+
+class Trace(Base):
+    """One SMTP transaction (accepted or rejected): the message-trace log.
+
+    ``recipients`` is JSON: a list of {"address", "verdict", "reply", "destination"}.
+    """
+
+    __tablename__ = "trace"
+    __table_args__ = (Index("ix_trace_at", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    listener: Mapped[str] = mapped_column(String(20))
+    client_ip: Mapped[str] = mapped_column(String(64))
+    helo: Mapped[str] = mapped_column(Text, default="")
+    tls: Mapped[str] = mapped_column(Text, default="")
+    auth_user: Mapped[str] = mapped_column(String(320), default="")
+    mail_from: Mapped[str] = mapped_column(Text, default="")
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    message_id: Mapped[str] = mapped_column(Text, default="")
+    verdict: Mapped[str] = mapped_column(String(20))
+    reply: Mapped[str] = mapped_column(Text, default="")
+    recipients: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class Outbound(Base):
+    """A message waiting to leave the server (relayed submission, forward, bounce).
+
+    The bytes live in the row, so a queue entry is self-contained and committed in the same
+    transaction as everything else the delivery did. ``recipients`` and ``dsn`` are JSON.
+    """
+
+    __tablename__ = "outbound"
+    __table_args__ = (Index("ix_outbound_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    origin: Mapped[str] = mapped_column(String(20))
+    mail_from: Mapped[str] = mapped_column(Text)
+    recipients: Mapped[str] = mapped_column(Text)
+    dsn: Mapped[str] = mapped_column(Text, default="{}")
+    message: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -8,9 +8,12 @@ from pathlib import Path
 from mailstore.accounts import Accounts
 from mailstore.blobs import BlobStore
 from mailstore.database import Database
+from mailstore.delivery import LocalDelivery
 from mailstore.folders import Folders
 from mailstore.messages import Messages
+from mailstore.routing import Router
 from mailstore.search import Search
+from mailstore.trace import Traces
 
 
 class Store:
@@ -24,6 +27,9 @@ class Store:
         self.accounts = Accounts(self.db, self._collect)
         self.folders = Folders(self.db, self._collect)
         self.search = Search(self.db)
+        self.router = Router(self.db)
+        self.delivery = LocalDelivery(self.db, self.messages)
+        self.traces = Traces(self.db)
 
     async def _collect(self, content_ids: Iterable[int]) -> None:
         await self.messages.collect_garbage(content_ids)

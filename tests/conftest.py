@@ -39,7 +39,7 @@ async def _pg_admin(sql: str) -> None:
 
 
 TRUNCATE = (
-    "TRUNCATE domains, accounts, aliases, folders, contents, messages, expunged "
+    "TRUNCATE domains, accounts, aliases, folders, contents, messages, expunged, trace, outbound "
     "RESTART IDENTITY CASCADE"
 )
 

@@ -1,0 +1,178 @@
+"""Where mail for an address goes: local mailboxes, external forwards, or nowhere.
+
+Implementation notes:
+- Order for one address (the first that matches wins): explicit alias rows for the exact
+  address; the account with that address; plus-addressing (``user+tag@`` is ``user@``,
+  into folder ``tag`` when the account has one); wildcard aliases of the domain, the most
+  specific pattern first, so ``*@domain`` (the catch-all) only takes what nothing else did.
+- Several alias rows for one address deliver to every target. An alias that names its own
+  address as a target keeps a copy in that account ("forward and keep a copy").
+- Expansion follows aliases of aliases up to ``MAX_DEPTH`` levels; a cycle that never reaches
+  a mailbox is a configuration loop, reported as such rather than as "no such user".
+- Domains are tenants: an address is local only when its domain is a local domain, and the
+  local part is matched only within that domain (no cross-domain implicit mapping).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailstore.database import Database
+from mailstore.errors import StoreError
+from mailstore.models import Account, Alias, Domain, Folder
+from mailstore.names import normalise_address, normalise_folder
+
+A = Account.__table__
+AL = Alias.__table__
+D = Domain.__table__
+F = Folder.__table__
+
+MAX_DEPTH = 10
+
+
+class NotLocal(StoreError):
+    """The address's domain is not one of ours: delivering there is relaying."""
+
+
+class UnknownRecipient(StoreError):
+    pass
+
+
+class MailboxDisabled(StoreError):
+    pass
+
+
+class RoutingLoop(StoreError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """A local delivery target: an account and the folder the message goes into."""
+
+    account_id: int
+    address: str
+    folder: str = "INBOX"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    recipient: str
+    local: tuple[Mailbox, ...] = ()
+    external: tuple[str, ...] = ()
+
+
+@dataclass
+class _Expansion:
+    local: dict[tuple[int, str], Mailbox] = field(default_factory=dict)
+    external: dict[str, None] = field(default_factory=dict)
+    looped: bool = False
+    disabled: bool = False
+
+
+def split_plus(address: str) -> tuple[str, str | None]:
+    """``ann+news@x`` → (``ann@x``, ``news``); addresses without a tag come back as given."""
+    local, _, domain = address.rpartition("@")
+    base, plus, tag = local.partition("+")
+    if not plus or not base or not tag:
+        return address, None
+    return f"{base}@{domain}", tag
+
+
+def _specificity(pattern: str) -> tuple[int, str]:
+    return (-len(pattern.replace("*", "")), pattern)
+
+
+class Router:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def is_local_domain(self, domain: str) -> bool:
+        async with self.db.read() as conn:
+            return await _domain_id(conn, domain.lower().rstrip(".")) is not None
+
+    async def resolve(self, address: str) -> Route:
+        """The route for one recipient, or NotLocal / UnknownRecipient / RoutingLoop."""
+        try:
+            addr = normalise_address(address)
+        except StoreError as exc:
+            raise UnknownRecipient(f"<{address}>: not a valid address") from exc
+        async with self.db.read() as conn:
+            if await _domain_id(conn, addr.rpartition("@")[2]) is None:
+                raise NotLocal(f"<{addr}>: not a local domain")
+            result = _Expansion()
+            await self._expand(conn, addr, None, 0, set(), result)
+        if not result.local and not result.external:
+            if result.looped:
+                raise RoutingLoop(f"<{addr}>: the aliases for this address form a loop")
+            if result.disabled:
+                raise MailboxDisabled(f"<{addr}>: mailbox disabled")
+            raise UnknownRecipient(f"<{addr}>: no such user here")
+        return Route(addr, tuple(result.local.values()), tuple(result.external))
+
+    async def _expand(self, conn: AsyncConnection, addr: str, tag: str | None, depth: int,
+                      seen: set[str], out: _Expansion) -> None:
+        if depth > MAX_DEPTH or addr in seen:
+            out.looped = True
+            return
+        seen = seen | {addr}
+        domain = addr.rpartition("@")[2]
+        domain_id = await _domain_id(conn, domain)
+        if domain_id is None:
+            out.external[addr] = None
+            return
+        targets = [r.target for r in await conn.execute(
+            select(AL.c.target).where(AL.c.address == addr).order_by(AL.c.target))]
+        if targets:
+            for target in targets:
+                if target == addr:
+                    await self._mailbox(conn, addr, tag, out)
+                else:
+                    await self._expand(conn, target, tag, depth + 1, seen, out)
+            return
+        if await self._mailbox(conn, addr, tag, out):
+            return
+        base, plus_tag = split_plus(addr)
+        if plus_tag is not None:
+            await self._expand(conn, base, plus_tag, depth + 1, seen, out)
+            return
+        patterns = sorted({r.address for r in await conn.execute(
+            select(AL.c.address).where(AL.c.domain_id == domain_id,
+                                       AL.c.address.contains("*")))}, key=_specificity)
+        for pattern in patterns:
+            if fnmatch.fnmatchcase(addr, pattern):
+                for target in [r.target for r in await conn.execute(
+                        select(AL.c.target).where(AL.c.address == pattern)
+                        .order_by(AL.c.target))]:
+                    await self._expand(conn, target, tag, depth + 1, seen, out)
+                return
+
+    async def _mailbox(self, conn: AsyncConnection, addr: str, tag: str | None,
+                       out: _Expansion) -> bool:
+        """Adds the account with this address (into the tag's folder if it has one)."""
+        row = (await conn.execute(
+            select(A.c.id, A.c.disabled).where(A.c.address == addr))).first()
+        if row is None:
+            return False
+        if row.disabled:
+            out.disabled = True
+            return True
+        folder = "INBOX"
+        if tag:
+            try:
+                wanted = normalise_folder(tag)
+            except StoreError:
+                wanted = None
+            if wanted and await conn.scalar(
+                    select(F.c.id).where(F.c.account_id == row.id, F.c.name == wanted)):
+                folder = wanted
+        out.local.setdefault((row.id, folder), Mailbox(row.id, addr, folder))
+        return True
+
+
+async def _domain_id(conn: AsyncConnection, domain: str) -> int | None:
+    return await conn.scalar(select(D.c.id).where(D.c.name == domain))
