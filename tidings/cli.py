@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import re
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ from pathlib import Path
 from mailstore.database import DatabaseURLError
 from mailstore.errors import StoreError
 from mailstore.mailboxes import NotAMailbox, count_messages
+from tidings import config as config_mod
 from tidings.config import ConfigError
 from tidings.runtime import Runtime, RuntimeProblem, init_data_dir
 
@@ -28,12 +28,10 @@ class CommandError(Exception):
 
 
 def parse_size(text: str) -> int:
-    """``2G``, ``500M``, ``1024K``, ``12345`` → bytes."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", text, re.IGNORECASE)
-    if not match:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size (for example 500M or 2G)")
-    number, unit = float(match.group(1)), match.group(2).upper()
-    return int(number * 1024 ** " KMGT".index(unit or " "))
+    try:
+        return config_mod.parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def build_parser() -> argparse.ArgumentParser:

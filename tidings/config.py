@@ -7,11 +7,15 @@ wrong, so that ``tidings serve`` can refuse to start with a message an admin can
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from protocols.smtp.limits import parse_networks
+from protocols.smtp.settings import ListenerSettings, SmtpSettings
 
 CONFIG_NAME = "tidings.toml"
 
@@ -26,7 +30,7 @@ DEV_PORTS: dict[str, int] = {
     "pop3s": 1995,
 }
 # Services that `tidings serve` runs today; the others are configured but not yet built.
-RUNNING_SERVICES = ("web",)
+RUNNING_SERVICES = ("web", "smtp", "submission", "submissions")
 
 
 class ConfigError(Exception):
@@ -43,6 +47,7 @@ class Config:
     database_url: str
     secret_key: str
     messages_per_page: int = 50
+    smtp: SmtpSettings | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -52,6 +57,17 @@ class Config:
     @property
     def tls_dir(self) -> Path:
         return self.data_dir / "tls"
+
+
+def parse_size(text: str | int) -> int:
+    """``2G``, ``500M``, ``1024K``, ``12345`` → bytes; ValueError says what is wrong."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", str(text), re.IGNORECASE)
+    if not match:
+        raise ValueError(f"{text!r} is not a size (for example 500M or 2G)")
+    number, unit = float(match.group(1)), match.group(2).upper()
+    return int(number * 1024 ** " KMGT".index(unit or " "))
 
 
 def resolve_data_dir(option: str | None) -> Path:
@@ -84,6 +100,40 @@ bind = "127.0.0.1"
 [services]
 # Set a service to false to switch it off.
 web = true
+smtp = true
+submission = true
+submissions = true
+
+[smtp]
+# Largest message accepted, e.g. "25M". Base64 makes attachments about a third bigger.
+max_message_size = "25M"
+max_recipients = 100
+# Networks that may send to other domains without logging in, e.g. ["192.168.1.0/24"].
+# Empty by default, loopback included: anything on this machine that forwards connections
+# (a proxy, a web app) would otherwise turn the server into an open relay.
+relay_networks = []
+max_connections_per_ip = 20
+# Messages per minute; 0 means no limit.
+messages_per_minute_per_ip = 0
+messages_per_minute_per_user = 0
+# After this many failed logins an address must wait auth_lockout_seconds.
+max_auth_failures = 5
+auth_lockout_seconds = 900
+# 452 (try later) or 552 (give up) when a recipient's mailbox is full.
+mailbox_full_code = 452
+# SPF, DKIM and DMARC checks of mail arriving on the smtp port.
+check_sender_auth = true
+# DNS blocklists checked when a server connects, e.g. ["zen.spamhaus.org"].
+dnsbl_zones = []
+# DNS servers ("host" or "host:port"); empty: this machine's resolver.
+dns_servers = []
+
+[smtp.allow]
+# Per service, the only networks that may connect (empty: everyone), e.g.
+# submission = ["192.168.1.0/24"]
+
+[smtp.deny]
+# Per service, networks that may not connect, e.g. smtp = ["203.0.113.0/24"]
 
 [database]
 # Empty: SQLite in the data folder. PostgreSQL: "postgresql+asyncpg://user@host/db".
@@ -157,8 +207,75 @@ def parse(raw: dict, data_dir: Path, source: str = CONFIG_NAME) -> Config:
     return Config(
         data_dir=data_dir, hostname=hostname, bind=bind, ports=ports, enabled=enabled,
         database_url=url or default_database_url(data_dir), secret_key=secret,
-        messages_per_page=per_page,
+        messages_per_page=per_page, smtp=parse_smtp(raw, hostname, source),
     )
+
+
+SMTP_NUMBERS = ("max_recipients", "max_connections_per_ip", "messages_per_minute_per_ip",
+                "messages_per_minute_per_user", "max_auth_failures", "auth_lockout_seconds")
+
+
+def parse_smtp(raw: dict, hostname: str, source: str) -> SmtpSettings:
+    """The ``[smtp]`` table; every bad value is one line naming the key."""
+    table = _table(raw, "smtp", source)
+    values: dict[str, object] = {"hostname": hostname}
+    try:
+        if "max_message_size" in table:
+            values["max_message_size"] = parse_size(table["max_message_size"])
+    except ValueError as exc:
+        raise ConfigError(f"{source}: [smtp] max_message_size: {exc}") from exc
+    for key in SMTP_NUMBERS:
+        if key in table:
+            value = table[key]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"{source}: [smtp] {key} must be a whole number, 0 or more")
+            values[key] = value
+    code = table.get("mailbox_full_code", 452)
+    if code not in (452, 552):
+        raise ConfigError(f"{source}: [smtp] mailbox_full_code must be 452 or 552")
+    values["mailbox_full_code"] = code
+    check = table.get("check_sender_auth", True)
+    if not isinstance(check, bool):
+        raise ConfigError(f"{source}: [smtp] check_sender_auth must be true or false")
+    values["check_sender_auth"] = check
+    values["relay_networks"] = _networks(table.get("relay_networks", []),
+                                         "[smtp] relay_networks", source)
+    for key in ("dnsbl_zones", "dns_servers"):
+        items = table.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"{source}: [smtp] {key} must be a list of strings")
+        values[key] = tuple(items)
+    defaults = SmtpSettings(hostname)
+    allow = _subtable(table, "allow", source)
+    deny = _subtable(table, "deny", source)
+    listeners = {}
+    for name, listener in defaults.listeners.items():
+        listeners[name] = ListenerSettings(
+            name, listener.implicit_tls, listener.auth_required,
+            _networks(allow.get(name, []), f"[smtp.allow] {name}", source),
+            _networks(deny.get(name, []), f"[smtp.deny] {name}", source))
+    for key in (*allow, *deny):
+        if key not in listeners:
+            raise ConfigError(f"{source}: [smtp.allow]/[smtp.deny] {key} is not an SMTP "
+                              f"service; known: {', '.join(listeners)}")
+    return SmtpSettings(listeners=listeners, **values)
+
+
+def _subtable(table: dict, name: str, source: str) -> dict:
+    value = table.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: [smtp.{name}] must be a table")
+    return value
+
+
+def _networks(items: object, key: str, source: str) -> tuple:
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{source}: {key} must be a list of networks such as "
+                          '["192.168.1.0/24"]')
+    try:
+        return parse_networks(items)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {key}: {exc}") from exc
 
 
 def _table(raw: dict, name: str, source: str) -> dict:

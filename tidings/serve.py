@@ -3,8 +3,8 @@
 Implementation notes:
 - Listening sockets are bound before anything starts, so a taken port or a bad address
   stops the server at once with one line naming the service, the address and the reason.
-- Today the web app runs; later issues add IMAP, POP3, SMTP, delivery and the collector as
-  tasks of this same loop, each started from ``start_services``.
+- The web app and the three SMTP listeners run; later issues add IMAP, POP3, delivery
+  and the collector as tasks of this same loop.
 """
 
 from __future__ import annotations
@@ -13,12 +13,18 @@ import asyncio
 import errno
 import signal
 import socket
+import ssl
 import sys
 
 import uvicorn
 
-from tidings.config import Config
+from protocols.smtp.server import SmtpServer
+from protocols.smtp.settings import MX, SUBMISSION, SUBMISSIONS, SmtpSettings
+from tidings.config import RUNNING_SERVICES, Config
 from tidings.runtime import Runtime, RuntimeProblem
+from tidings.tls import server_context
+
+SMTP_SERVICES = (MX, SUBMISSION, SUBMISSIONS)
 
 
 def bind(cfg: Config, service: str) -> socket.socket:
@@ -41,13 +47,26 @@ def bind(cfg: Config, service: str) -> socket.socket:
     return sock
 
 
+def load_tls(cfg: Config) -> ssl.SSLContext:
+    try:
+        return server_context(cfg.tls_dir)
+    except (OSError, ssl.SSLError) as exc:
+        raise RuntimeProblem(
+            f"cannot load the TLS certificate in {cfg.tls_dir}: {exc}") from exc
+
+
 async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> None:
     runtime = await Runtime.open(data_option)
     cfg = runtime.config
+    sockets: dict[str, socket.socket] = {}
     try:
-        sockets = {name: bind(cfg, name) for name, on in cfg.enabled.items()
-                   if on and name == "web"}
+        tls = load_tls(cfg)
+        for name, on in cfg.enabled.items():
+            if on and name in RUNNING_SERVICES:
+                sockets[name] = bind(cfg, name)
     except RuntimeProblem:
+        for sock in sockets.values():
+            sock.close()
         await runtime.close()
         raise
     from webapp.app import create_app
@@ -65,10 +84,12 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(s.serve(sockets=[sockets["web"]])) for s in servers]
+    smtp = SmtpServer(runtime.store, cfg.smtp or SmtpSettings(cfg.hostname), tls)
+    await smtp.start({name: sock for name, sock in sockets.items() if name in SMTP_SERVICES})
     for name, sock in sockets.items():
         host, port = sock.getsockname()[:2]
-        print(f"tidings: {name} listening on http://{host}:{port}/", file=sys.stderr,
-              flush=True)
+        where = f"http://{host}:{port}/" if name == "web" else f"{host}:{port}"
+        print(f"tidings: {name} listening on {where}", file=sys.stderr, flush=True)
     if ready is not None:
         ready.set()
     try:
@@ -76,5 +97,6 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     finally:
         for s in servers:
             s.should_exit = True
+        await smtp.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
         await runtime.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import ssl
 from pathlib import Path
 
 from cryptography import x509
@@ -38,3 +39,11 @@ def create_self_signed(directory: Path, hostname: str) -> tuple[Path, Path]:
             serialization.NoEncryption()))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert_path, key_path
+
+
+def server_context(directory: Path) -> ssl.SSLContext:
+    """The TLS context every front door serves with (STARTTLS and implicit TLS)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(directory / "cert.pem", directory / "key.pem")
+    return context
