@@ -198,23 +198,52 @@ def test_serve_refuses_a_data_folder_it_cannot_write(data: Path,
             data.chmod(0o755)
 
 
-def test_serve_answers_on_the_configured_port_and_stops_on_sigterm(
+def use_free_ports(data: Path) -> dict[str, int]:
+    """Give every service of the data folder a free port, so tests never collide."""
+    from tidings.config import DEV_PORTS
+
+    config = (data / "tidings.toml").read_text()
+    ports = {}
+    for name, default in DEV_PORTS.items():
+        ports[name] = free_port()
+        config = config.replace(f"\n{name} = {default}\n", f"\n{name} = {ports[name]}\n")
+    (data / "tidings.toml").write_text(config)
+    return ports
+
+
+def test_serve_answers_on_the_configured_ports_and_stops_on_sigterm(
         data: Path, db_env: dict[str, str]) -> None:
+    import smtplib
+
     import httpx
 
-    port = free_port()
-    config = (data / "tidings.toml").read_text().replace("web = 8080", f"web = {port}")
-    (data / "tidings.toml").write_text(config)
+    ports = use_free_ports(data)
+    run("user", "add", "ann@example.com", "--password-stdin", "--data", str(data),
+        env=db_env, stdin="correct horse battery\n")
     proc = subprocess.Popen([sys.executable, "-m", "tidings.cli", "serve", "--data", str(data)],
                             env={**os.environ, **db_env}, stderr=subprocess.PIPE, text=True)
     try:
-        line = proc.stderr.readline()
-        assert f"web listening on http://127.0.0.1:{port}/" in line, line
-        response = httpx.get(f"http://127.0.0.1:{port}/login", timeout=10)
+        lines = [proc.stderr.readline() for _ in range(4)]
+        assert f"web listening on http://127.0.0.1:{ports['web']}/" in lines[0], lines
+        assert f"smtp listening on 127.0.0.1:{ports['smtp']}" in "".join(lines), lines
+        response = httpx.get(f"http://127.0.0.1:{ports['web']}/login", timeout=10)
         assert response.status_code == 200 and "password" in response.text.lower()
+        with smtplib.SMTP("127.0.0.1", ports["smtp"], timeout=10) as client:
+            client.sendmail("zed@example.org", ["ann@example.com"],
+                            b"Subject: through serve\r\nMessage-ID: <serve.1@x>\r\n\r\nhi\r\n")
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
+    trace = run("trace", "--from", "zed@", "--since", "1h", "--data", str(data),
+                env=db_env).stdout
+    assert "accepted" in trace and "<serve.1@x>" in trace and "<ann@example.com>" in trace
+    assert run("trace", "--to", "nobody", "--data", str(data), env=db_env).stdout.strip() \
+        == "no transactions match"
+    bad = run("trace", "--since", "yesterday-ish", "--data", str(data), env=db_env,
+              check=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines()[-1].endswith(
+        "'yesterday-ish' is not a time (for example 2026-12-01, 2026-12-01T09:30 or 2h)")
 
 
 def test_killed_import_keeps_every_message_it_reported(

@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import re
 import secrets
 import sys
+import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
 from mailstore.database import DatabaseURLError
@@ -74,7 +77,30 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", parents=[common], help="export an account as a Maildir")
     exp.add_argument("address")
     exp.add_argument("dest", type=Path)
+    trace = sub.add_parser("trace", parents=[common],
+                           help="show the message trace (newest first)")
+    trace.add_argument("--from", dest="sender", metavar="ADDRESS",
+                       help="envelope sender contains this")
+    trace.add_argument("--to", dest="recipient", metavar="ADDRESS",
+                       help="a recipient contains this")
+    trace.add_argument("--since", type=parse_since, metavar="WHEN",
+                       help="an ISO date/time (2026-12-01 or 2026-12-01T09:30) or an age "
+                            "such as 2h or 3d")
+    trace.add_argument("--limit", type=int, default=100)
     return parser
+
+
+def parse_since(text: str) -> int:
+    """``2026-12-01``, ``2026-12-01T09:30`` (local time) or an age: ``90m``, ``2h``, ``3d``."""
+    age = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    if age:
+        seconds = int(age.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[age.group(2)]
+        return int(time.time()) - seconds
+    try:
+        return int(datetime.fromisoformat(text.strip()).timestamp())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time (for example 2026-12-01, 2026-12-01T09:30 or 2h)") from exc
 
 
 def read_password(from_stdin: bool) -> str:
@@ -192,6 +218,26 @@ class ProgressBar:
             sys.stderr.write("\n")
 
 
+async def cmd_trace(args: argparse.Namespace) -> int:
+    async def run(rt: Runtime) -> int:
+        records = await rt.store.traces.find(sender=args.sender, recipient=args.recipient,
+                                             since=args.since, limit=args.limit)
+        for t in records:
+            when = datetime.fromtimestamp(t.at).isoformat(sep=" ", timespec="seconds")
+            who = f" as {t.auth_user}" if t.auth_user else ""
+            print(f"{when}  {t.verdict:<9} {t.listener} from {t.client_ip}{who} "
+                  f"<{t.mail_from}> {t.size} bytes {t.message_id}".rstrip())
+            if t.reply:
+                print(f"    {t.reply}")
+            for r in t.recipients:
+                where = f" -> {r.destination}" if r.destination else ""
+                print(f"    {r.verdict:<9} <{r.address}>{where}  {r.reply}".rstrip())
+        if not records:
+            print("no transactions match")
+        return 0
+    return await with_runtime(args, run)
+
+
 async def cmd_init(args: argparse.Namespace) -> int:
     password = secrets.token_urlsafe(12)
     result = await init_data_dir(args.data, args.admin, password, args.hostname)
@@ -208,7 +254,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
     "init": cmd_init, "serve": cmd_serve, "domain": cmd_domain, "user": cmd_user,
-    "import": cmd_import, "export": cmd_export,
+    "import": cmd_import, "export": cmd_export, "trace": cmd_trace,
 }
 
 
