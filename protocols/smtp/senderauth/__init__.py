@@ -1,0 +1,1 @@
+"""Sender authentication of incoming mail: SPF, DKIM, DMARC, DNSBL, Authentication-Results."""
