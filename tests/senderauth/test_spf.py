@@ -9,7 +9,9 @@ from protocols.smtp.senderauth.spf import SpfStatus, check_spf
 from .conftest import Zone
 
 
-async def spf(resolver, ip: str, mail_from: str = "alice@example.org", helo: str = "mx.example.org"):
+async def spf(
+    resolver, ip: str, mail_from: str = "alice@example.org", helo: str = "mx.example.org"
+):
     return await check_spf(ip, mail_from, helo, resolver)
 
 

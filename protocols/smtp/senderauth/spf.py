@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import dns.asyncresolver
 
-from .resolver import DnsAnswer, DnsStatus, lookup
+from .resolver import DnsAnswer, lookup
 
 __all__ = ["SpfResult", "SpfStatus", "check_spf"]
 
