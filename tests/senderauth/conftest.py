@@ -35,6 +35,7 @@ class Zone:
     drop: set[str] = field(default_factory=set)
     servfail: set[str] = field(default_factory=set)
     queries: list[tuple[str, str]] = field(default_factory=list)
+    tcp_queries: list[tuple[str, str]] = field(default_factory=list)
 
     def _add(self, name: str, rtype: str, rdata: object) -> None:
         self.records.setdefault((_norm(name), rtype), []).append(rdata)
@@ -71,6 +72,8 @@ class _ZoneResolver(BaseResolver):
         name = _norm(str(request.q.qname))
         qtype = QTYPE[request.q.qtype]
         self.zone.queries.append((name, qtype))
+        if handler.protocol == "tcp":
+            self.zone.tcp_queries.append((name, qtype))
         if name in self.zone.drop:
             raise _Drop(f"dropping {name}")
         reply = request.reply()
@@ -143,6 +146,7 @@ def zone(dns_server: tuple[Zone, int]) -> Zone:
     zone.drop.clear()
     zone.servfail.clear()
     zone.queries.clear()
+    zone.tcp_queries.clear()
     return zone
 
 

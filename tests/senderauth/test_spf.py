@@ -230,3 +230,5 @@ async def test_long_record_split_over_strings_and_tcp(zone: Zone, resolver) -> N
     zone.txt("example.org", f"v=spf1 {nets} ip4:192.0.2.1 -all")
     assert (await spf(resolver, "192.0.2.1")).result is SpfStatus.PASS
     assert (await spf(resolver, "10.39.1.1")).result is SpfStatus.PASS
+    # over 512 bytes: the UDP answer was truncated and the record came over TCP
+    assert ("example.org", "TXT") in zone.tcp_queries
