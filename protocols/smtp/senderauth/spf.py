@@ -54,6 +54,7 @@ class SpfResult:
     domain: str  # the domain whose policy was checked (MAIL FROM domain, or HELO)
     reason: str = ""
     sender: str = ""  # the full identity checked, for smtp.mailfrom
+    scope: str = "mailfrom"  # "helo" when the null sender made us check the HELO name
 
 
 class _Stop(Exception):
@@ -479,8 +480,9 @@ async def check_spf(
     """
     helo = helo.strip().rstrip(".")
     sender = mail_from.strip().strip("<>")
+    scope = "mailfrom"
     if not sender:
-        sender = f"postmaster@{helo}"  # §2.4
+        sender, scope = f"postmaster@{helo}", "helo"  # §2.4
     local, at, domain = sender.rpartition("@")
     if not at:
         local, domain = "", sender
@@ -490,10 +492,10 @@ async def check_spf(
     try:
         addr = _parse_ip(ip)
     except ValueError:
-        return SpfResult(SpfStatus.PERMERROR, domain, f"invalid client IP {ip!r}", sender)
+        return SpfResult(SpfStatus.PERMERROR, domain, f"invalid client IP {ip!r}", sender, scope)
     evaluation = _Evaluation(addr, sender, helo, resolver)
     try:
         result, reason = await evaluation.check_host(domain)
     except _Stop as stop:
         result, reason = stop.result, stop.reason
-    return SpfResult(result, domain, reason, sender)
+    return SpfResult(result, domain, reason, sender, scope)
