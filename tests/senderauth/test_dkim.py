@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from protocols.smtp.senderauth.dkim import DkimStatus, verify_dkim
 
 from .conftest import Zone
@@ -107,3 +109,18 @@ async def test_signature_without_required_tags_is_permerror(zone: Zone, resolver
     partial = b"DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=s1; h=from\r\n" + message()
     [result] = await verify_dkim(partial, resolver)
     assert result.result is DkimStatus.PERMERROR
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00\xff\xfe",
+        b"DKIM-Signature:\r\n\r\n",
+        b"DKIM-Signature: v=1; d=; s=\r\nFrom: a@b.example\r\n",
+        b"DKIM-Signature: d=\xff\xfe.example; s=x\r\n\r\nbody",
+    ],
+)
+async def test_broken_messages_give_a_result_not_an_exception(zone: Zone, resolver, raw) -> None:
+    results = await verify_dkim(raw, resolver)
+    assert len(results) == 1

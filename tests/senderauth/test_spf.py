@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from protocols.smtp.senderauth.spf import SpfStatus, check_spf
+from protocols.smtp.senderauth.spf import SpfStatus, _parse_record, _Stop, check_spf
 
 from .conftest import Zone
 
@@ -232,3 +234,23 @@ async def test_long_record_split_over_strings_and_tcp(zone: Zone, resolver) -> N
     assert (await spf(resolver, "10.39.1.1")).result is SpfStatus.PASS
     # over 512 bytes: the UDP answer was truncated and the record came over TCP
     assert ("example.org", "TXT") in zone.tcp_queries
+
+
+async def test_redirect_is_ignored_when_all_is_present(zone: Zone, resolver) -> None:
+    zone.txt("example.org", "v=spf1 -all redirect=_spf.example.net")
+    zone.txt("_spf.example.net", "v=spf1 +all")
+    assert (await spf(resolver, "192.0.2.1")).result is SpfStatus.FAIL
+
+
+async def test_temperror_inside_include_ends_the_check(zone: Zone, resolver) -> None:
+    zone.txt("example.org", "v=spf1 include:_spf.example.net +all")
+    zone.servfail.add("_spf.example.net")
+    assert (await spf(resolver, "192.0.2.1")).result is SpfStatus.TEMPERROR
+
+
+@given(st.text(max_size=80))
+def test_parser_either_parses_or_says_permerror(text: str) -> None:
+    try:
+        _parse_record("v=spf1 " + text)
+    except _Stop as stop:
+        assert stop.result is SpfStatus.PERMERROR

@@ -39,7 +39,13 @@ def make_resolver(
     `timeout` bounds one try against one server, `lifetime` a whole lookup with retries.
     """
     if nameservers is None:
-        resolver = dns.asyncresolver.Resolver(configure=True)
+        try:
+            resolver = dns.asyncresolver.Resolver(configure=True)
+        except dns.resolver.NoResolverConfiguration:
+            raise RuntimeError(
+                "tidings: the system has no DNS resolver configured (no nameserver in "
+                "/etc/resolv.conf); configure one or pass nameservers explicitly"
+            ) from None
     else:
         if not nameservers:
             raise ValueError("tidings: make_resolver needs at least one nameserver, or None")
