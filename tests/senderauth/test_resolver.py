@@ -16,6 +16,17 @@ def test_explicit_nameservers_and_port_are_used() -> None:
     assert (resolver.timeout, resolver.lifetime) == (1.5, 3.0)
 
 
+async def test_cache_answers_repeat_lookups_without_asking_again(
+    dns_server, zone: Zone
+) -> None:
+    _, port = dns_server
+    cached = make_resolver(["127.0.0.1"], port=port, cache_size=100)
+    zone.txt("example.org", "v=spf1 -all")
+    first = await lookup(cached, "example.org", "TXT")
+    assert await lookup(cached, "example.org", "TXT") == first
+    assert zone.queries == [("example.org", "TXT")]
+
+
 def test_empty_nameserver_list_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one nameserver"):
         make_resolver([])

@@ -31,12 +31,15 @@ def make_resolver(
     port: int = 53,
     timeout: float = 2.0,
     lifetime: float = 5.0,
+    cache_size: int = 0,
 ) -> dns.asyncresolver.Resolver:
     """Build the resolver every sender-authentication check uses.
 
     With no `nameservers` the system configuration (/etc/resolv.conf) is read; otherwise only
     the given servers are asked, on `port` (tests run their own server on loopback).
     `timeout` bounds one try against one server, `lifetime` a whole lookup with retries.
+    `cache_size` > 0 keeps that many answers (for their TTL): a server receiving many messages
+    from one domain asks DNS once; 0 (no cache) suits tests that change their zone.
     """
     if nameservers is None:
         try:
@@ -54,6 +57,8 @@ def make_resolver(
         resolver.port = port
     resolver.timeout = timeout
     resolver.lifetime = lifetime
+    if cache_size > 0:
+        resolver.cache = dns.resolver.LRUCache(cache_size)
     # EDNS0 with a 1232-byte payload keeps DKIM keys in one UDP packet where the server
     # allows it; dnspython still retries over TCP when an answer comes back truncated.
     resolver.use_edns(0, 0, 1232)
