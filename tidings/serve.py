@@ -18,6 +18,7 @@ import sys
 
 import uvicorn
 
+from protocols.smtp.checks import build_checks
 from protocols.smtp.server import SmtpServer
 from protocols.smtp.settings import MX, SUBMISSION, SUBMISSIONS, SmtpSettings
 from tidings.config import RUNNING_SERVICES, Config
@@ -84,7 +85,10 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(s.serve(sockets=[sockets["web"]])) for s in servers]
-    smtp = SmtpServer(runtime.store, cfg.smtp or SmtpSettings(cfg.hostname), tls)
+    smtp_settings = cfg.smtp or SmtpSettings(cfg.hostname)
+    sender, connect = build_checks(smtp_settings)
+    smtp = SmtpServer(runtime.store, smtp_settings, tls, sender_check=sender,
+                      connect_check=connect)
     await smtp.start({name: sock for name, sock in sockets.items() if name in SMTP_SERVICES})
     for name, sock in sockets.items():
         host, port = sock.getsockname()[:2]

@@ -37,6 +37,7 @@ from protocols.smtp.limits import (
     in_networks,
     is_loopback,
 )
+from protocols.smtp.senderauth import remove_forged_results
 from protocols.smtp.session import SmtpSession, TidingsEnvelope
 from protocols.smtp.settings import MX, SmtpSettings
 
@@ -53,9 +54,9 @@ class SenderVerdict:
     """What sender authentication (SPF/DKIM/DMARC) decided about one message."""
 
     action: str  # accept / quarantine / reject
-    header: bytes  # Authentication-Results field to prepend (with CRLF), or b""
-    message: bytes  # the message with forged Authentication-Results fields removed
-    reason: str = ""
+    message: bytes  # our Authentication-Results field + the message without forged ones
+    rejection: str = ""  # the 550 reply when action is reject
+    summary: str = ""  # the Authentication-Results value, for the trace
 
 
 # (raw message, client ip, helo, mail from) → verdict
@@ -235,21 +236,20 @@ class SmtpServer:
                 v.strip("<> ").lower() in recipients for v in field_values(raw, "Delivered-To")):
             return self._refuse(session, envelope, data, "554 5.4.6 mail loop detected")
         junk = False
-        prefix = b""
         if self.sender_check is not None and session.listener.name == MX \
                 and not self.may_relay(session) and not is_loopback(session.peer_ip):
             verdict = await self.sender_check(raw, session.peer_ip,
                                               session.session.host_name or "",
                                               envelope.mail_from or "")
             if verdict.action == "reject":
-                return self._refuse(session, envelope, data,
-                                    f"550 5.7.1 rejected by the sender domain's DMARC policy"
-                                    f"{': ' + verdict.reason if verdict.reason else ''}")
+                return self._refuse(session, envelope, data, verdict.rejection)
             junk = verdict.action == "quarantine"
-            prefix, raw = verdict.header, verdict.message
+            raw = verdict.message
+        else:
+            # RFC 8601 §5: a header claiming to be ours that we did not write is removed.
+            raw = remove_forged_results(raw, self.settings.hostname)
         queue_id = secrets.token_hex(6).upper()
-        received = self._received(session, envelope, queue_id)
-        message = received + prefix + raw
+        message = self._received(session, envelope, queue_id) + raw
         mailboxes = {(m.account_id, m.folder): m for r in envelope.routes for m in r.local}
         external = {a: None for r in envelope.routes for a in r.external}
         trace = self._trace(session, "accepted", "", envelope.mail_from or "",

@@ -11,7 +11,7 @@ import nacl.signing
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .conftest import Zone
+from tests.dnszone import Zone
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from protocols.smtp.senderauth.dkim import DkimStatus, verify_dkim
+from tests.dnszone import Zone
 
-from .conftest import Zone
 from .keys import ed25519_key, message, publish, rsa_key, sign
 
 

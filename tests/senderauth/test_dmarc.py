@@ -13,8 +13,7 @@ from protocols.smtp.senderauth.dmarc import (
     organizational_domain,
 )
 from protocols.smtp.senderauth.spf import SpfResult, SpfStatus
-
-from .conftest import Zone
+from tests.dnszone import Zone
 
 SPF_PASS_ORG = SpfResult(SpfStatus.PASS, "example.org", sender="a@example.org")
 SPF_PASS_SUB = SpfResult(SpfStatus.PASS, "bounce.example.org", sender="b@bounce.example.org")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from protocols.smtp.senderauth.dnsbl import dnsbl_listings, query_name
-
-from .conftest import Zone
+from tests.dnszone import Zone
 
 
 def test_query_names_reverse_octets_and_nibbles() -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from protocols.smtp.senderauth.resolver import DnsAnswer, DnsStatus, lookup, make_resolver
-
-from .conftest import Zone
+from tests.dnszone import Zone
 
 
 def test_explicit_nameservers_and_port_are_used() -> None:

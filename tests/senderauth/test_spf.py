@@ -7,8 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocols.smtp.senderauth.spf import SpfStatus, _parse_record, _Stop, check_spf
-
-from .conftest import Zone
+from tests.dnszone import Zone
 
 
 async def spf(

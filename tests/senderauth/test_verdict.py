@@ -10,8 +10,8 @@ from protocols.smtp.senderauth import (
     authenticate_message,
     make_resolver,
 )
+from tests.dnszone import Zone
 
-from .conftest import Zone
 from .keys import message, publish, rsa_key, sign
 
 HOST = "mx.tidings.example"
@@ -106,7 +106,7 @@ async def test_dns_down_never_rejects(zone: Zone, resolver) -> None:
 
 
 async def test_unreachable_nameserver_is_temperror_not_a_crash(zone: Zone) -> None:
-    from .conftest import free_udp_port
+    from tests.dnszone import free_udp_port
 
     dead = make_resolver(["127.0.0.1"], port=free_udp_port(), timeout=0.2, lifetime=0.4)
     verdict = await authenticate_message(
