@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -59,6 +60,8 @@ def start_server(data: Path, env: dict[str, str], profile: str | None = None
     while "smtp listening" not in (line := proc.stderr.readline()):
         if not line:
             raise SystemExit("tidings serve did not start")
+    # Keep reading what the server prints, or a full pipe would stall it.
+    threading.Thread(target=lambda: sys.stderr.writelines(proc.stderr), daemon=True).start()
     return proc, port
 
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailstore.database import Database
@@ -132,67 +132,97 @@ class LocalDelivery:
                     job.future.set_result(result)
 
     async def _commit(self, batch: Sequence[_Job]) -> list[DeliveryResult]:
-        self.messages.blobs.put_many(
-            (job.prepared.sha256, job.prepared.raw) for job in batch if job.delivery.mailboxes)
-        async with self.db.write() as conn:
-            results = [await self._apply(conn, job) for job in batch]
-            await insert_traces(conn, [j.delivery.trace for j in batch if j.delivery.trace])
-        return results
-
-    async def _apply(self, conn: AsyncConnection, job: _Job) -> DeliveryResult:
-        delivery, prepared = job.delivery, job.prepared
+        """One transaction for the whole batch, with set-based statements: one append per
+        folder, however many messages the batch puts into it."""
+        blobs = [(j.prepared.sha256, j.prepared.raw) for j in batch if j.delivery.mailboxes]
+        if blobs:  # the flush waits on the disk: keep serving the other connections
+            await asyncio.to_thread(self.messages.blobs.put_many, blobs)
         now = int(time.time())
-        duplicates = await self._already_delivered(conn, prepared, delivery.mailboxes, now)
-        stored: list[Stored] = []
-        for mailbox in delivery.mailboxes:
-            if mailbox.account_id in duplicates:
-                continue
-            folder_id, folder_name = await _folder(conn, mailbox, delivery.junk)
-            appended = await self.messages.append_rows(conn, folder_id, [prepared])
-            stored.append(Stored(mailbox, folder_name, appended[0].uid))
-        queued = None
-        if delivery.external:
-            queued = (await conn.execute(insert(O).values(
-                created_at=now, origin=delivery.origin, mail_from=delivery.mail_from,
-                recipients=json.dumps(list(delivery.external)),
-                dsn=json.dumps(delivery.dsn), message=delivery.raw, size=len(delivery.raw),
-                status="queued", attempts=0, next_attempt_at=now,
-            ).returning(O.c.id))).scalar_one()
-        return DeliveryResult(
-            tuple(stored),
-            tuple(m for m in delivery.mailboxes if m.account_id in duplicates),
-            queued)
+        stored: list[list[Stored]] = [[] for _ in batch]
+        duplicates: list[list[Mailbox]] = [[] for _ in batch]
+        queued: list[int | None] = [None] * len(batch)
+        async with self.db.write() as conn:
+            folders = await _folders(conn, batch)
+            seen = await self._already_delivered(conn, batch, now)
+            plan: dict[int, list[tuple[int, Mailbox, str]]] = {}
+            for i, job in enumerate(batch):
+                message_id = job.prepared.parsed.message_id
+                for mailbox in job.delivery.mailboxes:
+                    if message_id and (message_id, mailbox.account_id) in seen:
+                        duplicates[i].append(mailbox)
+                        continue
+                    folder_id, name = _pick(folders, mailbox, job.delivery.junk)
+                    plan.setdefault(folder_id, []).append((i, mailbox, name))
+                if message_id:  # later deliveries of this batch are duplicates of this one
+                    seen.update((message_id, m.account_id) for m in job.delivery.mailboxes)
+            for folder_id, entries in plan.items():
+                appended = await self.messages.append_rows(
+                    conn, folder_id, [batch[i].prepared for i, _, _ in entries])
+                for (i, mailbox, name), row in zip(entries, appended, strict=True):
+                    stored[i].append(Stored(mailbox, name, row.uid))
+            for i, job in enumerate(batch):
+                if job.delivery.external:
+                    queued[i] = await _enqueue(conn, job.delivery, now)
+            await insert_traces(conn, [j.delivery.trace for j in batch if j.delivery.trace])
+        return [DeliveryResult(tuple(stored[i]), tuple(duplicates[i]), queued[i])
+                for i in range(len(batch))]
 
-    async def _already_delivered(self, conn: AsyncConnection, prepared: Prepared,
-                                 mailboxes: Sequence[Mailbox], now: int) -> set[int]:
-        message_id = prepared.parsed.message_id
-        if not message_id or not mailboxes:
+    async def _already_delivered(self, conn: AsyncConnection, batch: Sequence[_Job],
+                                 now: int) -> set[tuple[str, int]]:
+        """(Message-ID, account) pairs already stored within the duplicate window."""
+        message_ids = {j.prepared.parsed.message_id for j in batch
+                       if j.delivery.mailboxes and j.prepared.parsed.message_id}
+        if not message_ids:
             return set()
-        accounts = {m.account_id for m in mailboxes}
+        accounts = {m.account_id for j in batch for m in j.delivery.mailboxes}
         rows = await conn.execute(
-            select(F.c.account_id).distinct()
+            select(C.c.message_id, F.c.account_id).distinct()
             .select_from(M.join(C, C.c.id == M.c.content_id).join(F, F.c.id == M.c.folder_id))
-            .where(C.c.message_id == message_id, F.c.account_id.in_(accounts),
+            .where(C.c.message_id.in_(message_ids), F.c.account_id.in_(accounts),
                    M.c.internal_date >= now - self.duplicate_window))
-        return {r.account_id for r in rows}
+        return {(r.message_id, r.account_id) for r in rows}
+
+
+async def _enqueue(conn: AsyncConnection, delivery: Delivery, now: int) -> int:
+    return (await conn.execute(insert(O).values(
+        created_at=now, origin=delivery.origin, mail_from=delivery.mail_from,
+        recipients=json.dumps(list(delivery.external)), dsn=json.dumps(delivery.dsn),
+        message=delivery.raw, size=len(delivery.raw), status="queued", attempts=0,
+        next_attempt_at=now,
+    ).returning(O.c.id))).scalar_one()
+
+
+JUNK = "\\Junk"
+# (account id, folder name or JUNK) → (folder id, folder name)
+FolderMap = dict[tuple[int, str], tuple[int, str]]
+
+
+async def _folders(conn: AsyncConnection, batch: Sequence[_Job]) -> FolderMap:
+    """The folders the batch may deliver into, in one query."""
+    accounts = {m.account_id for j in batch for m in j.delivery.mailboxes}
+    if not accounts:
+        return {}
+    names = {"INBOX"} | {m.folder for j in batch for m in j.delivery.mailboxes}
+    rows = await conn.execute(
+        select(F.c.id, F.c.account_id, F.c.name, F.c.special_use).where(
+            F.c.account_id.in_(accounts), or_(F.c.name.in_(names), F.c.special_use == JUNK)))
+    found: FolderMap = {}
+    for r in rows:
+        if r.name in names:
+            found[(r.account_id, r.name)] = (r.id, r.name)
+        if r.special_use == JUNK:
+            found[(r.account_id, JUNK)] = (r.id, r.name)
+    return found
+
+
+def _pick(folders: FolderMap, mailbox: Mailbox, junk: bool) -> tuple[int, str]:
+    """Junk when quarantined; else the routed folder, falling back to INBOX if it went."""
+    for name in ((JUNK,) if junk else ()) + (mailbox.folder, "INBOX"):
+        if (mailbox.account_id, name) in folders:
+            return folders[(mailbox.account_id, name)]
+    raise NotFound(f"{mailbox.address} has no INBOX")
 
 
 def _fail(job: _Job, exc: BaseException) -> None:
     if not job.future.done():
         job.future.set_exception(exc)
-
-
-async def _folder(conn: AsyncConnection, mailbox: Mailbox, junk: bool) -> tuple[int, str]:
-    if junk:
-        row = (await conn.execute(select(F.c.id, F.c.name).where(
-            F.c.account_id == mailbox.account_id, F.c.special_use == "\\Junk"))).first()
-        if row is not None:
-            return row.id, row.name
-    row = (await conn.execute(select(F.c.id, F.c.name).where(
-        F.c.account_id == mailbox.account_id, F.c.name == mailbox.folder))).first()
-    if row is None and mailbox.folder != "INBOX":
-        row = (await conn.execute(select(F.c.id, F.c.name).where(
-            F.c.account_id == mailbox.account_id, F.c.name == "INBOX"))).first()
-    if row is None:
-        raise NotFound(f"{mailbox.address} has no INBOX")
-    return row.id, row.name

@@ -57,6 +57,8 @@ class Mailbox:
     account_id: int
     address: str
     folder: str = "INBOX"
+    # Bytes left under the quota when the route was made (None: no quota).
+    free_bytes: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +103,11 @@ class Router:
             addr = normalise_address(address)
         except StoreError as exc:
             raise UnknownRecipient(f"<{address}>: not a valid address") from exc
+        result = _Expansion()
         async with self.db.read() as conn:
-            if await _domain_id(conn, addr.rpartition("@")[2]) is None:
-                raise NotLocal(f"<{addr}>: not a local domain")
-            result = _Expansion()
             await self._expand(conn, addr, None, 0, set(), result)
+        if addr in result.external:  # only a foreign top-level address gets there
+            raise NotLocal(f"<{addr}>: not a local domain")
         if not result.local and not result.external:
             if result.looped:
                 raise RoutingLoop(f"<{addr}>: the aliases for this address form a loop")
@@ -120,11 +122,8 @@ class Router:
             out.looped = True
             return
         seen = seen | {addr}
-        domain = addr.rpartition("@")[2]
-        domain_id = await _domain_id(conn, domain)
-        if domain_id is None:
-            out.external[addr] = None
-            return
+        # Aliases and accounts exist only in local domains: look them up first, so the
+        # common case (an account, no alias) costs two indexed lookups.
         targets = [r.target for r in await conn.execute(
             select(AL.c.target).where(AL.c.address == addr).order_by(AL.c.target))]
         if targets:
@@ -135,6 +134,10 @@ class Router:
                     await self._expand(conn, target, tag, depth + 1, seen, out)
             return
         if await self._mailbox(conn, addr, tag, out):
+            return
+        domain_id = await _domain_id(conn, addr.rpartition("@")[2])
+        if domain_id is None:
+            out.external[addr] = None
             return
         base, plus_tag = split_plus(addr)
         if plus_tag is not None:
@@ -155,7 +158,8 @@ class Router:
                        out: _Expansion) -> bool:
         """Adds the account with this address (into the tag's folder if it has one)."""
         row = (await conn.execute(
-            select(A.c.id, A.c.disabled).where(A.c.address == addr))).first()
+            select(A.c.id, A.c.disabled, A.c.quota_bytes, A.c.used_bytes)
+            .where(A.c.address == addr))).first()
         if row is None:
             return False
         if row.disabled:
@@ -170,7 +174,8 @@ class Router:
             if wanted and await conn.scalar(
                     select(F.c.id).where(F.c.account_id == row.id, F.c.name == wanted)):
                 folder = wanted
-        out.local.setdefault((row.id, folder), Mailbox(row.id, addr, folder))
+        free = None if row.quota_bytes is None else row.quota_bytes - row.used_bytes
+        out.local.setdefault((row.id, folder), Mailbox(row.id, addr, folder, free))
         return True
 
 

@@ -164,9 +164,7 @@ class SmtpServer:
         envelope = session.envelope
         size = envelope.declared_size if isinstance(envelope, TidingsEnvelope) else None
         for mailbox in route.local:
-            account = await self.store.accounts.get_by_id(mailbox.account_id)
-            if account.quota_bytes is not None and (
-                    account.used_bytes + (size or 1) > account.quota_bytes):
+            if mailbox.free_bytes is not None and mailbox.free_bytes < (size or 1):
                 return None, self._mailbox_full(address)
         return route, f"250 2.1.5 <{address}>: recipient OK"
 
