@@ -22,8 +22,8 @@ from mailstore.store import Store
 from tidings.migrate import upgrade_sync
 
 # A real DNS server on loopback for SPF/DKIM/DMARC/DNSBL tests (fixtures dns_server, zone,
-# resolver).
-pytest_plugins = ["tests.dnszone"]
+# resolver); data folders for the command (fixtures db_env, data).
+pytest_plugins = ["tests.dnszone", "tests.cli"]
 
 ADMIN_URL = os.environ.get("TIDINGS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]

@@ -15,42 +15,8 @@ from pathlib import Path
 import pytest
 
 from mailstore.blobs import BlobStore
+from tests.cli import TIMEOUT, assert_one_line_error, run, use_free_ports
 from tests.corpus import message_files
-
-TIMEOUT = 300
-
-
-def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
-        check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "tidings.cli", *args], input=stdin, capture_output=True,
-        text=True, env={**os.environ, **(env or {})}, timeout=TIMEOUT)
-    if check and result.returncode != 0:
-        raise AssertionError(f"tidings {' '.join(args)} failed:\n{result.stderr}")
-    return result
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], text: str) -> None:
-    assert result.returncode == 1, result
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("tidings: "), result.stderr
-    assert text in lines[0], lines[0]
-
-
-@pytest.fixture
-def db_env(database_url: str) -> dict[str, str]:
-    """Point the command at the test's database (SQLite: the data folder's own)."""
-    if database_url.startswith("sqlite"):
-        return {}
-    return {"TIDINGS_DATABASE_URL": database_url}
-
-
-@pytest.fixture
-def data(tmp_path: Path, db_env: dict[str, str]) -> Path:
-    folder = tmp_path / "data"
-    run("init", "--data", str(folder), "--admin", "admin@example.com", env=db_env)
-    return folder
 
 
 @pytest.fixture(scope="session")
@@ -162,12 +128,6 @@ def test_mbox_import_reports_skipped_messages(data: Path, db_env: dict[str, str]
     assert "imported 2 message(s) into 1 folder(s); skipped 0" in out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_refuses_a_port_that_is_taken(data: Path, db_env: dict[str, str]) -> None:
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
@@ -196,19 +156,6 @@ def test_serve_refuses_a_data_folder_it_cannot_write(data: Path,
             subprocess.run(["chattr", "-i", str(data)], check=True)
         else:
             data.chmod(0o755)
-
-
-def use_free_ports(data: Path) -> dict[str, int]:
-    """Give every service of the data folder a free port, so tests never collide."""
-    from tidings.config import DEV_PORTS
-
-    config = (data / "tidings.toml").read_text()
-    ports = {}
-    for name, default in DEV_PORTS.items():
-        ports[name] = free_port()
-        config = config.replace(f"\n{name} = {default}\n", f"\n{name} = {ports[name]}\n")
-    (data / "tidings.toml").write_text(config)
-    return ports
 
 
 def test_serve_answers_on_the_configured_ports_and_stops_on_sigterm(

@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.test_cli import data, db_env, run, use_free_ports  # noqa: F401 (fixtures)
+from tests.cli import run, use_free_ports
 
 CLIENTS = 6
 KILL_AFTER = 2000  # acknowledged messages
