@@ -193,6 +193,21 @@ class Accounts:
                 raise AlreadyExists(f"alias {addr} -> {tgt} already exists")
             await conn.execute(insert(AL).values(address=addr, target=tgt, domain_id=domain_id))
 
+    async def remove_alias(self, address: str, target: str) -> None:
+        addr, tgt = normalise_address(address), normalise_address(target)
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                delete(AL).where(AL.c.address == addr, AL.c.target == tgt))
+            if result.rowcount == 0:
+                raise NotFound(f"alias {addr} -> {tgt} does not exist")
+
+    async def aliases(self) -> list[tuple[str, str]]:
+        """Every (address, target) pair, by address."""
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(AL.c.address, AL.c.target).order_by(AL.c.address, AL.c.target))
+            return [(r.address, r.target) for r in rows]
+
     async def alias_targets(self, address: str) -> list[str]:
         addr = normalise_address(address)
         async with self.db.read() as conn:

@@ -47,6 +47,15 @@ PARSE_IN_THREAD = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
+class Part:
+    """One version of the message and who gets it (a list's members get their own copy)."""
+
+    raw: bytes
+    mailboxes: tuple[Mailbox, ...] = ()
+    external: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     raw: bytes
     mail_from: str
@@ -56,6 +65,11 @@ class Delivery:
     dsn: dict[str, object] = field(default_factory=dict)
     junk: bool = False  # deliver into each account's Junk folder (DMARC quarantine)
     trace: TraceRecord | None = None
+    other_parts: tuple[Part, ...] = ()
+
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        return (Part(self.raw, self.mailboxes, self.external), *self.other_parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +83,13 @@ class Stored:
 class DeliveryResult:
     stored: tuple[Stored, ...]
     duplicates: tuple[Mailbox, ...]
-    queued: int | None  # outbound queue id for the external recipients
+    queued: tuple[int, ...]  # outbound queue ids for the external recipients
 
 
 @dataclass(slots=True)
 class _Job:
     delivery: Delivery
-    prepared: Prepared
+    parts: list[tuple[Part, Prepared]]
     future: asyncio.Future[DeliveryResult]
 
 
@@ -90,13 +104,15 @@ class LocalDelivery:
 
     async def deliver(self, delivery: Delivery) -> DeliveryResult:
         """Store the message for every recipient; returns once it is durable."""
-        message = NewMessage(delivery.raw)
-        if len(delivery.raw) > PARSE_IN_THREAD:
-            prepared = await asyncio.to_thread(prepare, message)
-        else:
-            prepared = prepare(message)
+        parts = []
+        for part in delivery.parts:
+            message = NewMessage(part.raw)
+            if len(part.raw) > PARSE_IN_THREAD:
+                parts.append((part, await asyncio.to_thread(prepare, message)))
+            else:
+                parts.append((part, prepare(message)))
         future: asyncio.Future[DeliveryResult] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Job(delivery, prepared, future))
+        self._pending.append(_Job(delivery, parts, future))
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run())
         return await asyncio.shield(future)
@@ -134,47 +150,49 @@ class LocalDelivery:
     async def _commit(self, batch: Sequence[_Job]) -> list[DeliveryResult]:
         """One transaction for the whole batch, with set-based statements: one append per
         folder, however many messages the batch puts into it."""
-        blobs = [(j.prepared.sha256, j.prepared.raw) for j in batch if j.delivery.mailboxes]
+        blobs = [(p.sha256, p.raw) for j in batch for part, p in j.parts if part.mailboxes]
         if blobs:  # the flush waits on the disk: keep serving the other connections
             await asyncio.to_thread(self.messages.blobs.put_many, blobs)
         now = int(time.time())
         stored: list[list[Stored]] = [[] for _ in batch]
         duplicates: list[list[Mailbox]] = [[] for _ in batch]
-        queued: list[int | None] = [None] * len(batch)
+        queued: list[list[int]] = [[] for _ in batch]
         async with self.db.write() as conn:
             folders = await _folders(conn, batch)
             seen = await self._already_delivered(conn, batch, now)
-            plan: dict[int, list[tuple[int, Mailbox, str]]] = {}
+            plan: dict[int, list[tuple[int, Mailbox, str, Prepared]]] = {}
             for i, job in enumerate(batch):
-                message_id = job.prepared.parsed.message_id
-                for mailbox in job.delivery.mailboxes:
-                    if message_id and (message_id, mailbox.account_id) in seen:
-                        duplicates[i].append(mailbox)
-                        continue
-                    folder_id, name = _pick(folders, mailbox, job.delivery.junk)
-                    plan.setdefault(folder_id, []).append((i, mailbox, name))
-                if message_id:  # later deliveries of this batch are duplicates of this one
-                    seen.update((message_id, m.account_id) for m in job.delivery.mailboxes)
+                for part, prepared in job.parts:
+                    message_id = prepared.parsed.message_id
+                    for mailbox in part.mailboxes:
+                        if message_id and (message_id, mailbox.account_id) in seen:
+                            duplicates[i].append(mailbox)
+                            continue
+                        folder_id, name = _pick(folders, mailbox, job.delivery.junk)
+                        plan.setdefault(folder_id, []).append((i, mailbox, name, prepared))
+                    if message_id:  # later copies of this Message-ID are duplicates
+                        seen.update((message_id, m.account_id) for m in part.mailboxes)
             for folder_id, entries in plan.items():
                 appended = await self.messages.append_rows(
-                    conn, folder_id, [batch[i].prepared for i, _, _ in entries])
-                for (i, mailbox, name), row in zip(entries, appended, strict=True):
+                    conn, folder_id, [prepared for *_, prepared in entries])
+                for (i, mailbox, name, _), row in zip(entries, appended, strict=True):
                     stored[i].append(Stored(mailbox, name, row.uid))
             for i, job in enumerate(batch):
-                if job.delivery.external:
-                    queued[i] = await _enqueue(conn, job.delivery, now)
+                for part, _ in job.parts:
+                    if part.external:
+                        queued[i].append(await _enqueue(conn, job.delivery, part, now))
             await insert_traces(conn, [j.delivery.trace for j in batch if j.delivery.trace])
-        return [DeliveryResult(tuple(stored[i]), tuple(duplicates[i]), queued[i])
+        return [DeliveryResult(tuple(stored[i]), tuple(duplicates[i]), tuple(queued[i]))
                 for i in range(len(batch))]
 
     async def _already_delivered(self, conn: AsyncConnection, batch: Sequence[_Job],
                                  now: int) -> set[tuple[str, int]]:
         """(Message-ID, account) pairs already stored within the duplicate window."""
-        message_ids = {j.prepared.parsed.message_id for j in batch
-                       if j.delivery.mailboxes and j.prepared.parsed.message_id}
+        message_ids = {p.parsed.message_id for j in batch for part, p in j.parts
+                       if part.mailboxes and p.parsed.message_id}
         if not message_ids:
             return set()
-        accounts = {m.account_id for j in batch for m in j.delivery.mailboxes}
+        accounts = {m.account_id for j in batch for part, _ in j.parts for m in part.mailboxes}
         rows = await conn.execute(
             select(C.c.message_id, F.c.account_id).distinct()
             .select_from(M.join(C, C.c.id == M.c.content_id).join(F, F.c.id == M.c.folder_id))
@@ -183,11 +201,11 @@ class LocalDelivery:
         return {(r.message_id, r.account_id) for r in rows}
 
 
-async def _enqueue(conn: AsyncConnection, delivery: Delivery, now: int) -> int:
+async def _enqueue(conn: AsyncConnection, delivery: Delivery, part: Part, now: int) -> int:
     return (await conn.execute(insert(O).values(
         created_at=now, origin=delivery.origin, mail_from=delivery.mail_from,
-        recipients=json.dumps(list(delivery.external)), dsn=json.dumps(delivery.dsn),
-        message=delivery.raw, size=len(delivery.raw), status="queued", attempts=0,
+        recipients=json.dumps(list(part.external)), dsn=json.dumps(delivery.dsn),
+        message=part.raw, size=len(part.raw), status="queued", attempts=0,
         next_attempt_at=now,
     ).returning(O.c.id))).scalar_one()
 
@@ -199,10 +217,11 @@ FolderMap = dict[tuple[int, str], tuple[int, str]]
 
 async def _folders(conn: AsyncConnection, batch: Sequence[_Job]) -> FolderMap:
     """The folders the batch may deliver into, in one query."""
-    accounts = {m.account_id for j in batch for m in j.delivery.mailboxes}
-    if not accounts:
+    mailboxes = [m for j in batch for part, _ in j.parts for m in part.mailboxes]
+    if not mailboxes:
         return {}
-    names = {"INBOX"} | {m.folder for j in batch for m in j.delivery.mailboxes}
+    accounts = {m.account_id for m in mailboxes}
+    names = {"INBOX"} | {m.folder for m in mailboxes}
     rows = await conn.execute(
         select(F.c.id, F.c.account_id, F.c.name, F.c.special_use).where(
             F.c.account_id.in_(accounts), or_(F.c.name.in_(names), F.c.special_use == JUNK)))

@@ -199,3 +199,29 @@ class Outbound(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[int] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class MailingList(Base):
+    """A distribution list: mail to its address goes to every member.
+
+    ``policy`` says who may post: anyone, members, domain (senders in the list's domain) or
+    senders (the addresses in ``list_senders``).
+    """
+
+    __tablename__ = "lists"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"), index=True)
+    policy: Mapped[str] = mapped_column(String(20), default="anyone")
+    subject_prefix: Mapped[str] = mapped_column(Text, default="")
+    reply_to_list: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ListMember(Base):
+    __tablename__ = "list_members"
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    # member: receives the list's mail; sender: may post under the "senders" policy only
+    role: Mapped[str] = mapped_column(String(10), primary_key=True, default="member")

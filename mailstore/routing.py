@@ -9,6 +9,8 @@ Implementation notes:
   address as a target keeps a copy in that account ("forward and keep a copy").
 - Expansion follows aliases of aliases up to ``MAX_DEPTH`` levels; a cycle that never reaches
   a mailbox is a configuration loop, reported as such rather than as "no such user".
+- Distribution lists expand to their members (which may be lists, aliases or external);
+  the posting policy of every list on the way is checked against the envelope sender.
 - Domains are tenants: an address is local only when its domain is a local domain, and the
   local part is matched only within that domain (no cross-domain implicit mapping).
 """
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailstore.database import Database
 from mailstore.errors import StoreError
+from mailstore.lists import ListInfo, PostingDenied, load_list
 from mailstore.models import Account, Alias, Domain, Folder
 from mailstore.names import normalise_address, normalise_folder
 
@@ -66,6 +69,7 @@ class Route:
     recipient: str
     local: tuple[Mailbox, ...] = ()
     external: tuple[str, ...] = ()
+    list: ListInfo | None = None  # the recipient is this distribution list
 
 
 @dataclass
@@ -74,6 +78,7 @@ class _Expansion:
     external: dict[str, None] = field(default_factory=dict)
     looped: bool = False
     disabled: bool = False
+    list: ListInfo | None = None
 
 
 def split_plus(address: str) -> tuple[str, str | None]:
@@ -97,15 +102,16 @@ class Router:
         async with self.db.read() as conn:
             return await _domain_id(conn, domain.lower().rstrip(".")) is not None
 
-    async def resolve(self, address: str) -> Route:
-        """The route for one recipient, or NotLocal / UnknownRecipient / RoutingLoop."""
+    async def resolve(self, address: str, sender: str | None = None) -> Route:
+        """The route for one recipient, or NotLocal / UnknownRecipient / RoutingLoop /
+        PostingDenied (a list the envelope ``sender`` may not post to)."""
         try:
             addr = normalise_address(address)
         except StoreError as exc:
             raise UnknownRecipient(f"<{address}>: not a valid address") from exc
         result = _Expansion()
         async with self.db.read() as conn:
-            await self._expand(conn, addr, None, 0, set(), result)
+            await self._expand(conn, addr, None, 0, set(), result, sender)
         if addr in result.external:  # only a foreign top-level address gets there
             raise NotLocal(f"<{addr}>: not a local domain")
         if not result.local and not result.external:
@@ -114,10 +120,10 @@ class Router:
             if result.disabled:
                 raise MailboxDisabled(f"<{addr}>: mailbox disabled")
             raise UnknownRecipient(f"<{addr}>: no such user here")
-        return Route(addr, tuple(result.local.values()), tuple(result.external))
+        return Route(addr, tuple(result.local.values()), tuple(result.external), result.list)
 
     async def _expand(self, conn: AsyncConnection, addr: str, tag: str | None, depth: int,
-                      seen: set[str], out: _Expansion) -> None:
+                      seen: set[str], out: _Expansion, sender: str | None = None) -> None:
         if depth > MAX_DEPTH or addr in seen:
             out.looped = True
             return
@@ -131,9 +137,18 @@ class Router:
                 if target == addr:
                     await self._mailbox(conn, addr, tag, out)
                 else:
-                    await self._expand(conn, target, tag, depth + 1, seen, out)
+                    await self._expand(conn, target, tag, depth + 1, seen, out, sender)
             return
         if await self._mailbox(conn, addr, tag, out):
+            return
+        info = await load_list(conn, addr)
+        if info is not None:
+            if sender is not None and not info.may_post(sender):
+                raise PostingDenied(info.refusal())
+            if depth == 0:
+                out.list = info
+            for member in info.members:
+                await self._expand(conn, member, None, depth + 1, seen, out, sender)
             return
         domain_id = await _domain_id(conn, addr.rpartition("@")[2])
         if domain_id is None:
@@ -141,7 +156,7 @@ class Router:
             return
         base, plus_tag = split_plus(addr)
         if plus_tag is not None:
-            await self._expand(conn, base, plus_tag, depth + 1, seen, out)
+            await self._expand(conn, base, plus_tag, depth + 1, seen, out, sender)
             return
         patterns = sorted({r.address for r in await conn.execute(
             select(AL.c.address).where(AL.c.domain_id == domain_id,
@@ -151,7 +166,7 @@ class Router:
                 for target in [r.target for r in await conn.execute(
                         select(AL.c.target).where(AL.c.address == pattern)
                         .order_by(AL.c.target))]:
-                    await self._expand(conn, target, tag, depth + 1, seen, out)
+                    await self._expand(conn, target, tag, depth + 1, seen, out, sender)
                 return
 
     async def _mailbox(self, conn: AsyncConnection, addr: str, tag: str | None,

@@ -10,6 +10,7 @@ from mailstore.blobs import BlobStore
 from mailstore.database import Database
 from mailstore.delivery import LocalDelivery
 from mailstore.folders import Folders
+from mailstore.lists import Lists
 from mailstore.messages import Messages
 from mailstore.routing import Router
 from mailstore.search import Search
@@ -28,6 +29,7 @@ class Store:
         self.folders = Folders(self.db, self._collect)
         self.search = Search(self.db)
         self.router = Router(self.db)
+        self.lists = Lists(self.db)
         self.delivery = LocalDelivery(self.db, self.messages)
         self.traces = Traces(self.db)
 

@@ -43,7 +43,8 @@ async def _pg_admin(sql: str) -> None:
 
 
 TRUNCATE = (
-    "TRUNCATE domains, accounts, aliases, folders, contents, messages, expunged, trace, outbound "
+    "TRUNCATE domains, accounts, aliases, folders, contents, messages, expunged, trace, outbound, "
+    "lists, list_members "
     "RESTART IDENTITY CASCADE"
 )
 

@@ -77,6 +77,30 @@ def test_domains_and_users_are_managed_from_the_command_line(data: Path,
                           "still has 1 account")
 
 
+def test_aliases_and_lists_are_managed_from_the_command_line(data: Path,
+                                                             db_env: dict[str, str]) -> None:
+    d = ["--data", str(data)]
+    run("alias", "add", "sales@example.com", "admin@example.com", *d, env=db_env)
+    run("alias", "add", "*@example.com", "admin@example.com", *d, env=db_env)
+    assert run("alias", "list", *d, env=db_env).stdout.splitlines() == [
+        "*@example.com\tadmin@example.com", "sales@example.com\tadmin@example.com"]
+    run("alias", "remove", "*@example.com", "admin@example.com", *d, env=db_env)
+    assert_one_line_error(run("alias", "remove", "*@example.com", "admin@example.com", *d,
+                              env=db_env, check=False), "does not exist")
+    run("list", "add", "team@example.com", "--policy", "members", "--prefix", "[team]", *d,
+        env=db_env)
+    run("list", "join", "team@example.com", "admin@example.com", *d, env=db_env)
+    run("list", "join", "team@example.com", "boss@else.org", "--sender", *d, env=db_env)
+    assert run("list", "show", *d, env=db_env).stdout.splitlines() == [
+        "team@example.com\twho may post: members; prefix '[team]'",
+        "    member admin@example.com", "    sender boss@else.org"]
+    assert_one_line_error(run("list", "add", "sales@example.com", *d, env=db_env,
+                              check=False), "already an account, alias or list")
+    run("list", "leave", "team@example.com", "admin@example.com", *d, env=db_env)
+    run("list", "remove", "team@example.com", *d, env=db_env)
+    assert run("list", "show", *d, env=db_env).stdout == ""
+
+
 def test_bad_input_gets_one_clear_line_and_non_zero_exit(tmp_path: Path, data: Path,
                                                          db_env: dict[str, str]) -> None:
     d = ["--data", str(data)]

@@ -77,6 +77,33 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", parents=[common], help="export an account as a Maildir")
     exp.add_argument("address")
     exp.add_argument("dest", type=Path)
+    alias = sub.add_parser("alias", help="addresses delivered elsewhere").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    for action in ("add", "remove"):
+        one = alias.add_parser(action, parents=[common])
+        one.add_argument("address", help="the alias; *@domain catches everything else, "
+                                         "sales-*@domain matches a pattern")
+        one.add_argument("target", help="a local or external address")
+    alias.add_parser("list", parents=[common])
+
+    lists = sub.add_parser("list", help="distribution lists").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    new = lists.add_parser("add", parents=[common])
+    new.add_argument("address")
+    new.add_argument("--policy", choices=("anyone", "members", "domain", "senders"),
+                     default="anyone", help="who may post (default anyone)")
+    new.add_argument("--prefix", default="", help="subject prefix, e.g. [team]")
+    new.add_argument("--reply-to-list", action="store_true",
+                     help="replies go to the list, not the sender")
+    lists.add_parser("show", parents=[common]).add_argument("address", nargs="?")
+    lists.add_parser("remove", parents=[common]).add_argument("address")
+    for action in ("join", "leave"):
+        member = lists.add_parser(action, parents=[common])
+        member.add_argument("address", help="the list")
+        member.add_argument("member")
+        member.add_argument("--sender", action="store_true",
+                            help="an allowed sender (policy senders), not a member")
+
     trace = sub.add_parser("trace", parents=[common],
                            help="show the message trace (newest first)")
     trace.add_argument("--from", dest="sender", metavar="ADDRESS",
@@ -135,6 +162,55 @@ async def cmd_domain(args: argparse.Namespace) -> int:
         else:
             await rt.store.accounts.remove_domain(args.name)
             print(f"removed domain {args.name}")
+        return 0
+    return await with_runtime(args, run)
+
+
+async def cmd_alias(args: argparse.Namespace) -> int:
+    async def run(rt: Runtime) -> int:
+        accounts = rt.store.accounts
+        if args.action == "add":
+            await accounts.add_alias(args.address, args.target)
+            print(f"added alias {args.address} -> {args.target}")
+        elif args.action == "remove":
+            await accounts.remove_alias(args.address, args.target)
+            print(f"removed alias {args.address} -> {args.target}")
+        else:
+            for address, target in await accounts.aliases():
+                print(f"{address}\t{target}")
+        return 0
+    return await with_runtime(args, run)
+
+
+async def cmd_list(args: argparse.Namespace) -> int:
+    async def run(rt: Runtime) -> int:
+        lists = rt.store.lists
+        if args.action == "add":
+            info = await lists.create(args.address, args.policy, args.prefix,
+                                      args.reply_to_list)
+            print(f"added list {info.address} (who may post: {info.policy})")
+        elif args.action == "remove":
+            await lists.remove(args.address)
+            print(f"removed list {args.address}")
+        elif args.action in ("join", "leave"):
+            role = "sender" if args.sender else "member"
+            if args.action == "join":
+                await lists.add(args.address, args.member, role)
+            else:
+                await lists.discard(args.address, args.member, role)
+            print(f"{args.member} {'joined' if args.action == 'join' else 'left'} "
+                  f"{args.address} as a {role}")
+        else:
+            infos = [await lists.get(args.address)] if args.address else await lists.all()
+            for info in infos:
+                extras = [f"prefix {info.subject_prefix!r}"] if info.subject_prefix else []
+                extras += ["replies to the list"] if info.reply_to_list else []
+                print(f"{info.address}\twho may post: {info.policy}"
+                      + "".join(f"; {e}" for e in extras))
+                for member in info.members:
+                    print(f"    member {member}")
+                for sender in info.senders:
+                    print(f"    sender {sender}")
         return 0
     return await with_runtime(args, run)
 
@@ -254,7 +330,8 @@ async def cmd_serve(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
     "init": cmd_init, "serve": cmd_serve, "domain": cmd_domain, "user": cmd_user,
-    "import": cmd_import, "export": cmd_export, "trace": cmd_trace,
+    "import": cmd_import, "export": cmd_export, "trace": cmd_trace, "alias": cmd_alias,
+    "list": cmd_list,
 }
 
 

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from mailstore.delivery import Delivery
+from mailstore.delivery import Delivery, Part
 from mailstore.errors import QuotaExceeded, StoreError
+from mailstore.lists import PostingDenied, list_copy
 from mailstore.routing import MailboxDisabled, NotLocal, Route, RoutingLoop, UnknownRecipient
 from mailstore.store import Store
 from mailstore.trace import RecipientVerdict, TraceRecord
@@ -147,7 +148,9 @@ class SmtpServer:
     async def rcpt_verdict(self, session: SmtpSession, address: str
                            ) -> tuple[Route | None, str]:
         try:
-            route = await self.store.router.resolve(address)
+            route = await self.store.router.resolve(address, session.envelope.mail_from or "")
+        except PostingDenied as exc:
+            return None, f"550 5.7.2 {exc}"
         except NotLocal:
             if self.may_relay(session):
                 return Route(address, (), (address,)), f"250 2.1.5 <{address}>: OK, relaying"
@@ -248,15 +251,18 @@ class SmtpServer:
             raw = remove_forged_results(raw, self.settings.hostname)
         queue_id = secrets.token_hex(6).upper()
         message = self._received(session, envelope, queue_id) + raw
-        mailboxes = {(m.account_id, m.folder): m for r in envelope.routes for m in r.local}
-        external = {a: None for r in envelope.routes for a in r.external}
+        direct = [r for r in envelope.routes if r.list is None]
+        mailboxes = {(m.account_id, m.folder): m for r in direct for m in r.local}
+        external = {a: None for r in direct for a in r.external}
+        lists = [Part(list_copy(message, r.list), r.local, r.external)
+                 for r in envelope.routes if r.list is not None]
         trace = self._trace(session, "accepted", "", envelope.mail_from or "",
                             _accepted(envelope), len(message), _message_id(raw))
         try:
             result = await self.store.delivery.deliver(Delivery(
                 message, envelope.mail_from or "", tuple(mailboxes.values()),
                 tuple(external), origin=session.listener.name, dsn=envelope.dsn,
-                junk=junk, trace=trace))
+                junk=junk, trace=trace, other_parts=tuple(lists)))
         except QuotaExceeded:
             return self._refuse(session, envelope, data,
                                 self._mailbox_full(", ".join(envelope.rcpt_tos)))
@@ -270,7 +276,7 @@ class SmtpServer:
                                 "try again later")
         stored = len(result.stored) + len(result.duplicates)
         return (f"250 2.0.0 OK id={queue_id}: delivered to {stored} mailbox(es)"
-                + (f", queued #{result.queued}" if result.queued else ""))
+                + "".join(f", queued #{n}" for n in result.queued))
 
     def _refuse(self, session: SmtpSession, envelope: TidingsEnvelope, data: DataReceived,
                 reply: str) -> str:

@@ -382,3 +382,25 @@ async def test_aiosmtplib_pipelines_many_recipients_in_one_transaction(
     for n in range(5):
         assert len(await inbox(office, f"user{n}@example.com")) == 1
     assert len(office.blobs.files()) == 1
+
+
+async def test_list_members_get_their_own_copy_and_strangers_are_refused(
+        smtp: RunningSmtp, office: Store) -> None:
+    await office.lists.create("team@example.com", policy="members", subject_prefix="[team]",
+                              reply_to_list=True)
+    for member in ("ann@example.com", "bob@example.com"):
+        await office.lists.add("team@example.com", member)
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        await asyncio.to_thread(send, smtp.ports[MX], "zed@example.org",
+                                ["team@example.com"], MESSAGE)
+    code, text = refused.value.recipients["team@example.com"]
+    assert (code, text) == (550, b"5.7.2 <team@example.com>: only its members may post "
+                                 b"to this list")
+    # A member posts to the list and also writes to Ann directly: she gets one copy.
+    assert await asyncio.to_thread(send, smtp.ports[MX], "bob@example.com",
+                                   ["team@example.com", "ann@example.com"], MESSAGE) == {}
+    [ann] = await inbox(office, "ann@example.com")
+    [bob] = await inbox(office, "bob@example.com")
+    assert b"Subject: [team] Hello" in bob and b"Reply-To: <team@example.com>" in bob
+    assert b"List-Id: <team.example.com>" in bob
+    assert b"Subject: Hello" in ann and b"List-Id" not in ann
