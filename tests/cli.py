@@ -64,3 +64,20 @@ def use_free_ports(data: Path) -> dict[str, int]:
         config = config.replace(f"\n{name} = {default}\n", f"\n{name} = {ports[name]}\n")
     (data / "tidings.toml").write_text(config)
     return ports
+
+
+def start_serve(data: Path, env: dict[str, str], until: str = "smtp listening"
+                ) -> tuple[subprocess.Popen[str], list[str]]:
+    """``tidings serve`` in a process; returns once it printed a line containing ``until``,
+    with the lines it printed so far. The rest of its output is drained in a thread."""
+    import threading
+
+    proc = subprocess.Popen([sys.executable, "-m", "tidings.cli", "serve", "--data", str(data)],
+                            env={**os.environ, **env}, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    while not lines or until not in lines[-1]:
+        line = proc.stderr.readline()
+        assert line, f"tidings serve stopped: {''.join(lines)}"
+        lines.append(line)
+    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    return proc, lines

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mailstore.blobs import BlobStore
-from tests.cli import TIMEOUT, assert_one_line_error, run, use_free_ports
+from tests.cli import TIMEOUT, assert_one_line_error, run, start_serve, use_free_ports
 from tests.corpus import message_files
 
 
@@ -191,10 +191,8 @@ def test_serve_answers_on_the_configured_ports_and_stops_on_sigterm(
     ports = use_free_ports(data)
     run("user", "add", "ann@example.com", "--password-stdin", "--data", str(data),
         env=db_env, stdin="correct horse battery\n")
-    proc = subprocess.Popen([sys.executable, "-m", "tidings.cli", "serve", "--data", str(data)],
-                            env={**os.environ, **db_env}, stderr=subprocess.PIPE, text=True)
+    proc, lines = start_serve(data, db_env, until="submissions listening")
     try:
-        lines = [proc.stderr.readline() for _ in range(4)]
         assert f"web listening on http://127.0.0.1:{ports['web']}/" in lines[0], lines
         assert f"smtp listening on 127.0.0.1:{ports['smtp']}" in "".join(lines), lines
         response = httpx.get(f"http://127.0.0.1:{ports['web']}/login", timeout=10)

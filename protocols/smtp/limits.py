@@ -46,27 +46,45 @@ def is_loopback(ip: str) -> bool:
     return address.is_loopback
 
 
+class SlidingWindow:
+    """Events per key within the last ``seconds``."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self._events: dict[str, deque[float]] = defaultdict(deque)
+
+    def count(self, key: str) -> int:
+        events = self._events[key]
+        now = self.clock()
+        while events and events[0] <= now - self.seconds:
+            events.popleft()
+        if not events:
+            del self._events[key]
+        return len(events)
+
+    def add(self, key: str) -> None:
+        self._events[key].append(self.clock())
+
+    def clear(self, key: str) -> None:
+        self._events.pop(key, None)
+
+
 class RateLimiter:
     """At most ``limit`` events per ``window`` seconds per key (0 = no limit)."""
 
     def __init__(self, limit: int, window: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._events: dict[str, deque[float]] = defaultdict(deque)
+        self.events = SlidingWindow(window, clock)
 
     def allow(self, key: str) -> bool:
         """Counts one event for ``key`` if it is within the limit; False if not."""
         if not self.limit:
             return True
-        now = self.clock()
-        events = self._events[key]
-        while events and events[0] <= now - self.window:
-            events.popleft()
-        if len(events) >= self.limit:
+        if self.events.count(key) >= self.limit:
             return False
-        events.append(now)
+        self.events.add(key)
         return True
 
 
@@ -76,26 +94,16 @@ class FailureLimiter:
     def __init__(self, limit: int, lockout: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
-        self.lockout = lockout
-        self.clock = clock
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self.failures = SlidingWindow(lockout, clock)
 
     def locked(self, key: str) -> bool:
-        failures = self._prune(key)
-        return bool(self.limit) and len(failures) >= self.limit
+        return bool(self.limit) and self.failures.count(key) >= self.limit
 
     def fail(self, key: str) -> None:
-        self._prune(key).append(self.clock())
+        self.failures.add(key)
 
     def succeed(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-    def _prune(self, key: str) -> deque[float]:
-        failures = self._failures[key]
-        now = self.clock()
-        while failures and failures[0] <= now - self.lockout:
-            failures.popleft()
-        return failures
+        self.failures.clear(key)
 
 
 class ConnectionCounter:

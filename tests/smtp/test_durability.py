@@ -11,13 +11,11 @@ import asyncio
 import os
 import signal
 import smtplib
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-from tests.cli import run, use_free_ports
+from tests.cli import run, start_serve, use_free_ports
 
 CLIENTS = 6
 KILL_AFTER = 2000  # acknowledged messages
@@ -49,11 +47,7 @@ def test_sigkill_during_a_load_loses_no_acknowledged_message(
     ports = use_free_ports(data)
     run("user", "add", "ann@example.com", "--password-stdin", "--data", str(data),
         env=db_env, stdin="correct horse battery\n")
-    proc = subprocess.Popen([sys.executable, "-m", "tidings.cli", "serve", "--data", str(data)],
-                            env={**os.environ, **db_env}, stderr=subprocess.PIPE, text=True)
-    while "smtp listening" not in (line := proc.stderr.readline()):
-        assert line, "tidings serve did not start"
-    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    proc, _ = start_serve(data, db_env)
     acked: list[list[int]] = [[] for _ in range(CLIENTS)]
     stop = threading.Event()
     threads = [threading.Thread(target=load, args=(ports["smtp"], c, acked[c], stop))
