@@ -127,6 +127,9 @@ check_sender_auth = true
 dnsbl_zones = []
 # DNS servers ("host" or "host:port"); empty: this machine's resolver.
 dns_servers = []
+# A message whose Message-ID already reached a mailbox this many hours ago or less is not
+# stored there again (mail that arrives twice through two routes).
+duplicate_window_hours = 168
 
 [smtp.allow]
 # Per service, the only networks that may connect (empty: everyone), e.g.
@@ -212,7 +215,8 @@ def parse(raw: dict, data_dir: Path, source: str = CONFIG_NAME) -> Config:
 
 
 SMTP_NUMBERS = ("max_recipients", "max_connections_per_ip", "messages_per_minute_per_ip",
-                "messages_per_minute_per_user", "max_auth_failures", "auth_lockout_seconds")
+                "messages_per_minute_per_user", "max_auth_failures", "auth_lockout_seconds",
+                "duplicate_window_hours")
 
 
 def parse_smtp(raw: dict, hostname: str, source: str) -> SmtpSettings:

@@ -86,6 +86,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
         loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(s.serve(sockets=[sockets["web"]])) for s in servers]
     smtp_settings = cfg.smtp or SmtpSettings(cfg.hostname)
+    runtime.store.delivery.duplicate_window = smtp_settings.duplicate_window_hours * 3600
     sender, connect = build_checks(smtp_settings)
     smtp = SmtpServer(runtime.store, smtp_settings, tls, sender_check=sender,
                       connect_check=connect)

@@ -34,6 +34,7 @@ class SmtpSettings:
     dnsbl_zones: tuple[str, ...] = ()
     dns_servers: tuple[str, ...] = ()  # "host" or "host:port"; empty: the system's resolver
     timeout: float = 300.0
+    duplicate_window_hours: int = 168
     listeners: dict[str, ListenerSettings] = field(default_factory=lambda: {
         MX: ListenerSettings(MX),
         SUBMISSION: ListenerSettings(SUBMISSION, auth_required=True),

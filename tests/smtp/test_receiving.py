@@ -367,6 +367,17 @@ async def test_messages_per_minute_per_ip_are_limited(start_smtp) -> None:
     assert slow.value.smtp_code == 451
 
 
+async def test_messages_per_minute_per_user_are_limited(start_smtp) -> None:
+    smtp = await start_smtp(messages_per_minute_per_user=1)
+    login = {"user": "ann@example.com", "password": PASSWORD}
+    await asyncio.to_thread(send, smtp.ports[SUBMISSION], "ann@example.com",
+                            ["bob@example.com"], MESSAGE, **login)
+    with pytest.raises(smtplib.SMTPSenderRefused) as slow:
+        await asyncio.to_thread(send, smtp.ports[SUBMISSION], "ann@example.com",
+                                ["bob@example.com"], MESSAGE, **login)
+    assert slow.value.smtp_code == 451 and b"ann@example.com" in slow.value.smtp_error
+
+
 async def test_aiosmtplib_pipelines_many_recipients_in_one_transaction(
         smtp: RunningSmtp, office: Store) -> None:
     for n in range(5):
