@@ -14,6 +14,7 @@ Implementation notes (invariants a maintainer must keep):
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 import socket
@@ -153,7 +154,8 @@ class SmtpServer:
             return None, f"550 5.7.2 {exc}"
         except NotLocal:
             if self.may_relay(session):
-                return Route(address, (), (address,)), f"250 2.1.5 <{address}>: OK, relaying"
+                return (Route(address.lower(), (), (address,)),
+                        f"250 2.1.5 <{address}>: OK, relaying")
             return None, f"554 5.7.1 <{address}>: relaying denied, authenticate first"
         except UnknownRecipient:
             return None, f"550 5.1.1 <{address}>: no such user here"
@@ -257,7 +259,7 @@ class SmtpServer:
         lists = [Part(list_copy(message, r.list), r.local, r.external)
                  for r in envelope.routes if r.list is not None]
         trace = self._trace(session, "accepted", "", envelope.mail_from or "",
-                            _accepted(envelope), len(message), _message_id(raw))
+                            _accepted(envelope, junk), len(message), _message_id(raw))
         try:
             result = await self.store.delivery.deliver(Delivery(
                 message, envelope.mail_from or "", tuple(mailboxes.values()),
@@ -299,8 +301,18 @@ class SmtpServer:
             when=datetime.now(UTC))
 
 
-def _accepted(envelope: TidingsEnvelope) -> list[RecipientVerdict]:
-    return [v for v in envelope.verdicts if v.verdict == "accepted"]
+def _accepted(envelope: TidingsEnvelope, junk: bool) -> list[RecipientVerdict]:
+    """The accepted recipients, each with where its copy goes."""
+    routes = {r.recipient: r for r in envelope.routes}
+    out = []
+    for verdict in envelope.verdicts:
+        if verdict.verdict != "accepted":
+            continue
+        route = routes.get(verdict.address.lower())
+        places = [f"{m.address}/{'Junk' if junk else m.folder}" for m in route.local] + \
+            [f"outbound queue for {a}" for a in route.external] if route else []
+        out.append(dataclasses.replace(verdict, destination=", ".join(places)))
+    return out
 
 
 def _message_id(raw: bytes) -> str:

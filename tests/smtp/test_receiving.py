@@ -322,7 +322,8 @@ async def test_every_transaction_is_in_the_trace(smtp: RunningSmtp) -> None:
     rejected, accepted = traces
     assert accepted.verdict == "accepted" and accepted.mail_from == "zed@example.org"
     assert accepted.message_id == "<hello.1@example.org>" and accepted.helo
-    assert [r.address for r in accepted.recipients] == ["ann@example.com"]
+    assert [(r.address, r.destination) for r in accepted.recipients] \
+        == [("ann@example.com", "ann@example.com/INBOX")]
     assert rejected.verdict == "rejected" and rejected.mail_from == "spam@bad.example"
     assert rejected.recipients[0].reply.startswith("554 5.7.1")
 
