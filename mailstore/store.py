@@ -8,6 +8,7 @@ from pathlib import Path
 from mailstore.accounts import Accounts
 from mailstore.blobs import BlobStore
 from mailstore.database import Database
+from mailstore.events import FolderEvents
 from mailstore.folders import Folders
 from mailstore.messages import Messages
 from mailstore.search import Search
@@ -20,9 +21,11 @@ class Store:
         self.db = Database(database_url)
         self.blobs = BlobStore(blob_root)
         self.blobs.ensure_dirs()
-        self.messages = Messages(self.db, self.blobs)
+        # Wakes IDLE sessions (and other waiters) after every committed folder change.
+        self.events = FolderEvents()
+        self.messages = Messages(self.db, self.blobs, self.events)
         self.accounts = Accounts(self.db, self._collect)
-        self.folders = Folders(self.db, self._collect)
+        self.folders = Folders(self.db, self._collect, self.events)
         self.search = Search(self.db)
 
     async def _collect(self, content_ids: Iterable[int]) -> None:
