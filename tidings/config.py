@@ -26,7 +26,7 @@ DEV_PORTS: dict[str, int] = {
     "pop3s": 1995,
 }
 # Services that `tidings serve` runs today; the others are configured but not yet built.
-RUNNING_SERVICES = ("web",)
+RUNNING_SERVICES = ("web", "imap", "imaps")
 
 
 class ConfigError(Exception):
@@ -84,6 +84,8 @@ bind = "127.0.0.1"
 [services]
 # Set a service to false to switch it off.
 web = true
+imap = true
+imaps = true
 
 [database]
 # Empty: SQLite in the data folder. PostgreSQL: "postgresql+asyncpg://user@host/db".

@@ -3,8 +3,8 @@
 Implementation notes:
 - Listening sockets are bound before anything starts, so a taken port or a bad address
   stops the server at once with one line naming the service, the address and the reason.
-- Today the web app runs; later issues add IMAP, POP3, SMTP, delivery and the collector as
-  tasks of this same loop, each started from ``start_services``.
+- The web app and IMAP/IMAPS run today; later issues add POP3, SMTP, delivery and the
+  collector as tasks of this same loop.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import asyncio
 import errno
 import signal
 import socket
+import ssl
 import sys
 
 import uvicorn
 
-from tidings.config import Config
+from tidings.config import RUNNING_SERVICES, Config
 from tidings.runtime import Runtime, RuntimeProblem
 
 
@@ -46,7 +47,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     cfg = runtime.config
     try:
         sockets = {name: bind(cfg, name) for name, on in cfg.enabled.items()
-                   if on and name == "web"}
+                   if on and name in RUNNING_SERVICES}
     except RuntimeProblem:
         await runtime.close()
         raise
@@ -64,11 +65,18 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    try:
+        imap = await start_imap(runtime, sockets)
+    except RuntimeProblem:
+        for sock in sockets.values():
+            sock.close()
+        await runtime.close()
+        raise
     tasks = [asyncio.create_task(s.serve(sockets=[sockets["web"]])) for s in servers]
     for name, sock in sockets.items():
         host, port = sock.getsockname()[:2]
-        print(f"tidings: {name} listening on http://{host}:{port}/", file=sys.stderr,
-              flush=True)
+        where = f"http://{host}:{port}/" if name == "web" else f"{host}:{port}"
+        print(f"tidings: {name} listening on {where}", file=sys.stderr, flush=True)
     if ready is not None:
         ready.set()
     try:
@@ -77,4 +85,28 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
         for s in servers:
             s.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+        if imap is not None:
+            await imap.close()
         await runtime.close()
+
+
+async def start_imap(runtime: Runtime, sockets: dict[str, socket.socket]) -> object | None:
+    """IMAP (STARTTLS) and IMAPS (implicit TLS) on their bound sockets, if enabled."""
+    if "imap" not in sockets and "imaps" not in sockets:
+        return None
+    from protocols.imap.server import ImapServer, tls_context
+
+    cfg = runtime.config
+    try:
+        tls = tls_context(cfg.tls_dir)
+    except (OSError, ssl.SSLError) as exc:
+        if "imaps" in sockets:
+            raise RuntimeProblem(
+                f"cannot load the TLS certificate from {cfg.tls_dir} for imaps: {exc}") from exc
+        tls = None
+    server = ImapServer(runtime.store, cfg.hostname, tls)
+    if "imap" in sockets:
+        await server.start(sockets["imap"])
+    if "imaps" in sockets:
+        await server.start(sockets["imaps"], implicit_tls=True)
+    return server
