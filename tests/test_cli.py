@@ -200,18 +200,33 @@ def test_serve_refuses_a_data_folder_it_cannot_write(data: Path,
 
 def test_serve_answers_on_the_configured_port_and_stops_on_sigterm(
         data: Path, db_env: dict[str, str]) -> None:
+    import imaplib
+    import ssl
+
     import httpx
 
-    port = free_port()
+    port, imap_port, imaps_port = free_port(), free_port(), free_port()
     config = (data / "tidings.toml").read_text().replace("web = 8080", f"web = {port}")
+    config = config.replace("imap = 1143", f"imap = {imap_port}")
+    config = config.replace("imaps = 1993", f"imaps = {imaps_port}")
     (data / "tidings.toml").write_text(config)
     proc = subprocess.Popen([sys.executable, "-m", "tidings.cli", "serve", "--data", str(data)],
                             env={**os.environ, **db_env}, stderr=subprocess.PIPE, text=True)
     try:
-        line = proc.stderr.readline()
-        assert f"web listening on http://127.0.0.1:{port}/" in line, line
+        lines = [proc.stderr.readline() for _ in range(3)]
+        assert f"web listening on http://127.0.0.1:{port}/" in lines[0], lines
+        assert f"imap listening on 127.0.0.1:{imap_port}" in lines[1], lines
+        assert f"imaps listening on 127.0.0.1:{imaps_port}" in lines[2], lines
         response = httpx.get(f"http://127.0.0.1:{port}/login", timeout=10)
         assert response.status_code == 200 and "password" in response.text.lower()
+        with imaplib.IMAP4("127.0.0.1", imap_port, timeout=10) as imap:
+            assert "STARTTLS" in imap.capabilities
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with imaplib.IMAP4_SSL("127.0.0.1", imaps_port, ssl_context=context,
+                               timeout=10) as imaps:
+            assert "IMAP4REV2" in imaps.capabilities
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
