@@ -638,6 +638,8 @@ class Session:
                     continue
                 self.send(FETCH.render(seq, row, items, _blob_reader(self, row) if blob
                                        else _no_blob, modseq))
+                if blob:
+                    await self.maybe_flush()  # bodies: never hold more than ~FLUSH_AT
             await self.maybe_flush()
         return f"OK {'UID ' if cmd.uid else ''}FETCH completed"
 
