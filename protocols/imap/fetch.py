@@ -77,8 +77,6 @@ def render(
             out.append(b"BODY " + row.body.encode("utf-8", "surrogateescape"))
         elif name == "MODSEQ":
             out.append(b"MODSEQ (" + str(row.modseq).encode() + b")")
-        elif name in ("SAVEDATE", "EMAILID"):
-            continue
         elif name == "RFC822":
             out.append(b"RFC822 " + R.literal(raw()))
         elif name == "RFC822.HEADER":

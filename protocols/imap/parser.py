@@ -475,7 +475,7 @@ def _search_date(r: _Reader) -> date:
 
 _FETCH_SIMPLE = {
     "ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER", "RFC822.SIZE",
-    "RFC822.TEXT", "BODYSTRUCTURE", "UID", "BODY", "MODSEQ", "SAVEDATE", "EMAILID",
+    "RFC822.TEXT", "BODYSTRUCTURE", "UID", "BODY", "MODSEQ",
 }
 # RFC 9051 §6.4.5 macros.
 _MACROS = {

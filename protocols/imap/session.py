@@ -212,6 +212,12 @@ class Session:
                     self.send(f"{exc.tag or '*'} BAD {exc}\r\n".encode())
                     await self.flush()
                     continue
+                except Exception:  # a parser bug must not cost the client its connection
+                    log.exception("IMAP parser failed on input from %s", self.peer)
+                    tag, _ = command_tag_and_name(data)
+                    self.send(f"{tag or '*'} BAD Command not understood\r\n".encode())
+                    await self.flush()
+                    continue
                 await self.execute(command)
                 await self.flush()
         except (Disconnect, ConnectionError, ssl.SSLError):
@@ -265,7 +271,10 @@ class Session:
         if result is None:
             return
         if self.selected is not None and name not in _NO_SYNC:
-            await self.sync(allow_expunge=name not in _NO_EXPUNGE)
+            try:
+                await self.sync(allow_expunge=name not in _NO_EXPUNGE)
+            except Exception:  # the command itself is done; updates come at the next sync
+                log.exception("IMAP update check for %s failed", self.peer)
         self.send(f"{command.tag} {result}\r\n".encode())
 
     # --- capabilities ------------------------------------------------------------------------
@@ -559,6 +568,8 @@ class Session:
                     if woken is not None and woken in done and self.selected is not None:
                         await self.sync(allow_expunge=True)
                         await self.flush()
+                        if self.ending:  # the selected mailbox went away: BYE was sent
+                            raise Disconnect("selected mailbox deleted")
                     if reading in done:
                         line = reading.result()
                         if line.strip().upper() == b"DONE":

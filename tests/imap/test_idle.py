@@ -97,3 +97,29 @@ async def test_aioimaplib_logs_in_selects_fetches_and_idles(
     await asyncio.wait_for(idle, 5)
     assert b"2 EXISTS" in pushed
     await client.logout()
+
+
+async def test_idle_on_a_folder_deleted_elsewhere_ends_with_bye(
+        imap: LiveImap, store: Store, account) -> None:
+    await store.folders.create(account.id, "Doomed")
+    from tests.imap.test_robustness import Raw
+
+    def idler() -> list[bytes]:
+        raw = Raw(imap.port)
+        raw.send(f'a LOGIN ann@example.com "{PASSWORD}"\r\nb SELECT Doomed\r\nc IDLE\r\n'
+                 .encode())
+        raw.until_tagged(b"b")
+        lines = [raw.line()]
+        idling.set()
+        while lines[-1]:
+            lines.append(raw.line())
+        raw.close()
+        return lines
+
+    idling = threading.Event()
+    task = asyncio.ensure_future(client_thread(idler))
+    await asyncio.to_thread(idling.wait, 10)
+    await store.folders.delete(account.id, "Doomed")
+    lines = await task
+    assert lines[0].startswith(b"+ ")
+    assert any(line.startswith(b"* BYE") for line in lines)
