@@ -28,7 +28,7 @@ import ipaddress
 import logging
 import re
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from mailstore import search as S
@@ -822,7 +822,8 @@ def _no_blob() -> bytes:
     return b""
 
 
-def _blob_reader(session: Session, row: FetchRow):
+def _blob_reader(session: Session, row: FetchRow) -> Callable[[], bytes]:
+    """Reads the message's blob at most once, and only if an item asks for it."""
     cache: list[bytes] = []
 
     def read() -> bytes:
