@@ -207,3 +207,23 @@ async def test_fetch_of_a_missing_part_is_empty_and_a_bad_sequence_is_bad(
     data, bad = await client_thread(scenario)
     assert data[0] == b'1 (BODY[9.9] "")' or data[0][1] == b""
     assert bad is not None and "does not exist" in bad
+
+
+async def test_envelope_and_bodystructure_come_from_the_cache_without_the_blob(
+        imap: LiveImap, store: Store, account) -> None:
+    folder = await inbox(store, account)
+    await deliver(store, folder, corpus_sample(3))
+    message = await store.messages.get(folder, 2)
+    store.blobs.delete(message.sha256)  # FETCH of the cached items must not need it
+
+    def scenario():
+        client = imap.login()
+        client.select("INBOX")
+        typ, data = client.fetch("2", "(ENVELOPE BODYSTRUCTURE BODY RFC822.SIZE)")
+        client.logout()
+        return typ, data
+
+    typ, data = await client_thread(scenario)
+    text = b"".join(p[0] + p[1] if isinstance(p, tuple) else p for p in data)
+    assert typ == "OK"
+    assert b"ENVELOPE (" in text and b"BODYSTRUCTURE (" in text

@@ -106,3 +106,15 @@ async def test_commands_need_the_right_state(imap: LiveImap) -> None:
     first, second = await client_thread(scenario)
     assert first.startswith(b"a BAD") and b"log in first" in first
     assert second.startswith(b"b BAD")
+
+
+async def test_commands_pipelined_after_starttls_end_the_connection(imap: LiveImap) -> None:
+    def scenario() -> list[bytes]:
+        with socket.create_connection(("127.0.0.1", imap.port), timeout=20) as raw:
+            reader = raw.makefile("rb")
+            reader.readline()
+            raw.sendall(b"a STARTTLS\r\nb LOGIN ann@example.com x\r\n")
+            return [reader.readline(), reader.readline()]
+
+    answer, after = await client_thread(scenario)
+    assert answer.startswith(b"a BAD") and after == b""
