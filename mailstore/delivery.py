@@ -182,6 +182,7 @@ class LocalDelivery:
                     if part.external:
                         queued[i].append(await _enqueue(conn, job.delivery, part, now))
             await insert_traces(conn, [j.delivery.trace for j in batch if j.delivery.trace])
+        self.messages.events.notify(list(plan))  # committed: wake IMAP IDLE and the like
         return [DeliveryResult(tuple(stored[i]), tuple(duplicates[i]), tuple(queued[i]))
                 for i in range(len(batch))]
 

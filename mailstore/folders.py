@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailstore.database import Database
 from mailstore.errors import AlreadyExists, InvalidName, NotFound
+from mailstore.events import FolderEvents
 from mailstore.messages import ReleaseHook, release_folders
 from mailstore.models import Folder
 from mailstore.names import DELIMITER, normalise_folder
@@ -27,9 +28,13 @@ def folder_info(row: object) -> FolderInfo:
 
 
 class Folders:
-    def __init__(self, db: Database, on_contents_released: ReleaseHook) -> None:
+    def __init__(
+        self, db: Database, on_contents_released: ReleaseHook,
+        events: FolderEvents | None = None,
+    ) -> None:
         self.db = db
         self._release = on_contents_released
+        self.events = events if events is not None else FolderEvents()
 
     async def list(self, account_id: int) -> list[FolderInfo]:
         """All folders of an account, INBOX first, then by name."""
@@ -104,6 +109,8 @@ class Folders:
                 await conn.execute(update(F).where(F.c.id == r.id).values(
                     name=target + r.name[len(source):], uidvalidity=validity))
                 validity += 1
+        # Sessions that have a renamed folder selected must notice (new UIDVALIDITY).
+        self.events.notify([r.id for r in rows])
 
     async def delete(self, account_id: int, name: str) -> None:
         folder = normalise_folder(name)
@@ -116,6 +123,7 @@ class Folders:
                 raise NotFound(f"folder {folder} does not exist")
             released = await release_folders(conn, [folder_id])
             await conn.execute(delete(F).where(F.c.id == folder_id))
+        self.events.notify(folder_id)
         await self._release(released)
 
     async def subscribe(self, account_id: int, name: str, subscribed: bool = True) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Select,
     and_,
     false,
+    literal,
     literal_column,
     not_,
     or_,
@@ -182,9 +183,11 @@ class Compiler:
         if self.sqlite:
             if len(needle) >= 3:
                 query = " OR ".join(fts_phrase(col, needle) for col in columns)
+                # An anonymous bind parameter: two text criteria in one query (OR, AND)
+                # must not share one named parameter, or both would match the last needle.
                 return M.c.content_id.in_(
                     select(text("rowid")).select_from(text("contents_fts"))
-                    .where(text("contents_fts MATCH :q").bindparams(q=query))
+                    .where(literal_column("contents_fts").op("MATCH")(literal(query)))
                 )
             return or_(*(sqlfunc.tidings_contains(C.c[col], needle) == 1 for col in columns))
         pattern = like_pattern(needle)

@@ -9,6 +9,7 @@ from mailstore.accounts import Accounts
 from mailstore.blobs import BlobStore
 from mailstore.database import Database
 from mailstore.delivery import LocalDelivery
+from mailstore.events import FolderEvents
 from mailstore.folders import Folders
 from mailstore.lists import Lists
 from mailstore.messages import Messages
@@ -24,9 +25,11 @@ class Store:
         self.db = Database(database_url)
         self.blobs = BlobStore(blob_root)
         self.blobs.ensure_dirs()
-        self.messages = Messages(self.db, self.blobs)
+        # Wakes IDLE sessions (and other waiters) after every committed folder change.
+        self.events = FolderEvents()
+        self.messages = Messages(self.db, self.blobs, self.events)
         self.accounts = Accounts(self.db, self._collect)
-        self.folders = Folders(self.db, self._collect)
+        self.folders = Folders(self.db, self._collect, self.events)
         self.search = Search(self.db)
         self.router = Router(self.db)
         self.lists = Lists(self.db)

@@ -90,6 +90,23 @@ class StoredMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class FetchRow:
+    """What IMAP FETCH needs of one message; the content fields are "" unless asked for."""
+
+    uid: int
+    modseq: int
+    flags: int
+    keywords: str
+    internal_date: int
+    size: int
+    sha256: str
+    envelope: str
+    bodystructure: str
+    body: str
+    sections: str
+
+
+@dataclass(frozen=True, slots=True)
 class NewMessage:
     """A message about to be stored: its bytes and the IMAP state it starts with."""
 

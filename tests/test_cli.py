@@ -184,22 +184,36 @@ def test_serve_refuses_a_data_folder_it_cannot_write(data: Path,
 
 def test_serve_answers_on_the_configured_ports_and_stops_on_sigterm(
         data: Path, db_env: dict[str, str]) -> None:
+    import imaplib
     import smtplib
+    import ssl
 
     import httpx
 
     ports = use_free_ports(data)
     run("user", "add", "ann@example.com", "--password-stdin", "--data", str(data),
         env=db_env, stdin="correct horse battery\n")
-    proc, lines = start_serve(data, db_env, until="submissions listening")
+    proc, lines = start_serve(data, db_env, until="imaps listening")
     try:
         assert f"web listening on http://127.0.0.1:{ports['web']}/" in lines[0], lines
-        assert f"smtp listening on 127.0.0.1:{ports['smtp']}" in "".join(lines), lines
+        for name in ("smtp", "submission", "submissions", "imap", "imaps"):
+            assert f"{name} listening on 127.0.0.1:{ports[name]}\n" in lines, lines
         response = httpx.get(f"http://127.0.0.1:{ports['web']}/login", timeout=10)
         assert response.status_code == 200 and "password" in response.text.lower()
         with smtplib.SMTP("127.0.0.1", ports["smtp"], timeout=10) as client:
             client.sendmail("zed@example.org", ["ann@example.com"],
                             b"Subject: through serve\r\nMessage-ID: <serve.1@x>\r\n\r\nhi\r\n")
+        with imaplib.IMAP4("127.0.0.1", ports["imap"], timeout=10) as imap:
+            assert "STARTTLS" in imap.capabilities
+            imap.login("ann@example.com", "correct horse battery")
+            imap.select("INBOX")
+            assert imap.search(None, "SUBJECT", '"through serve"')[1] == [b"1"]
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with imaplib.IMAP4_SSL("127.0.0.1", ports["imaps"], ssl_context=context,
+                               timeout=10) as imaps:
+            assert "IMAP4REV2" in imaps.capabilities
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0

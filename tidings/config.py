@@ -30,7 +30,7 @@ DEV_PORTS: dict[str, int] = {
     "pop3s": 1995,
 }
 # Services that `tidings serve` runs today; the others are configured but not yet built.
-RUNNING_SERVICES = ("web", "smtp", "submission", "submissions")
+RUNNING_SERVICES = ("web", "smtp", "submission", "submissions", "imap", "imaps")
 
 
 class ConfigError(Exception):
@@ -103,6 +103,8 @@ web = true
 smtp = true
 submission = true
 submissions = true
+imap = true
+imaps = true
 
 [smtp]
 # Largest message accepted, e.g. "25M". Base64 makes attachments about a third bigger.

@@ -3,8 +3,8 @@
 Implementation notes:
 - Listening sockets are bound before anything starts, so a taken port or a bad address
   stops the server at once with one line naming the service, the address and the reason.
-- The web app and the three SMTP listeners run; later issues add IMAP, POP3, delivery
-  and the collector as tasks of this same loop.
+- The web app, the three SMTP listeners and IMAP/IMAPS run; later issues add POP3,
+  delivery and the collector as tasks of this same loop.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    imap = await start_imap(runtime, sockets, tls)
     tasks = [asyncio.create_task(s.serve(sockets=[sockets["web"]])) for s in servers]
     smtp_settings = cfg.smtp or SmtpSettings(cfg.hostname)
     runtime.store.delivery.duplicate_window = smtp_settings.duplicate_window_hours * 3600
@@ -104,4 +105,21 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
             s.should_exit = True
         await smtp.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if imap is not None:
+            await imap.close()
         await runtime.close()
+
+
+async def start_imap(runtime: Runtime, sockets: dict[str, socket.socket],
+                     tls: ssl.SSLContext) -> object | None:
+    """IMAP (STARTTLS) and IMAPS (implicit TLS) on their bound sockets, if enabled."""
+    if "imap" not in sockets and "imaps" not in sockets:
+        return None
+    from protocols.imap.server import ImapServer
+
+    server = ImapServer(runtime.store, runtime.config.hostname, tls)
+    if "imap" in sockets:
+        await server.start(sockets["imap"])
+    if "imaps" in sockets:
+        await server.start(sockets["imaps"], implicit_tls=True)
+    return server

@@ -123,3 +123,13 @@ async def test_page_lists_newest_first(store: Store, account) -> None:
     page = await store.messages.page(folder, offset=1, limit=2)
     assert [m.uid for m in page] == [4, 3]
     assert page[0].subject == "message 3"
+
+
+async def test_uids_lists_every_uid_in_order_and_nothing_for_an_empty_folder(
+        store: Store, account) -> None:
+    folder = await inbox_id(store, account)
+    assert await store.messages.uids(folder) == []
+    for n in range(12):
+        await store.messages.append(folder, raw(n))
+    await store.messages.delete(folder, [3, 7])
+    assert await store.messages.uids(folder) == [1, 2, 4, 5, 6, 8, 9, 10, 11, 12]

@@ -138,3 +138,14 @@ async def test_account_search_covers_all_folders_of_that_account_only(store: Sto
         await store.messages.append(folder, b"Subject: quarterly report\r\n\r\nx\r\n")
     hits = await store.search.account(account.id, S.Text("subject", "Quarterly Rep"))
     assert {h.folder_id for h in hits} == {inbox, sent}
+
+
+async def test_two_text_criteria_in_one_query_each_keep_their_needle(
+        store: Store, account) -> None:
+    folder = (await store.folders.get(account.id, "INBOX")).id
+    await store.messages.append(folder, b"From: Carol <carol@example.net>\r\n\r\nhi\r\n")
+    await store.messages.append(folder, b"From: Dave <dave@example.net>\r\n\r\nhi\r\n")
+    either = S.Or(S.Text("from", "carol"), S.Text("from", "dave"))
+    both = S.And((S.Text("from", "carol"), S.Text("from", "dave")))
+    assert await store.search.folder(folder, either) == [1, 2]
+    assert await store.search.folder(folder, both) == []

@@ -1,0 +1,202 @@
+"""Typed IMAP commands: what the parser produces and the session executes.
+
+Values only; no I/O. Sequence sets keep ``*`` (None) and ``$`` (SEARCHRES, RFC 5182)
+unresolved: only the session knows the mailbox size and the saved result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from mailstore import search as S
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceSet:
+    """Ranges (low, high), inclusive; None stands for ``*``. ``saved``: the set is ``$``."""
+
+    ranges: tuple[tuple[int | None, int | None], ...] = ()
+    saved: bool = False
+
+    def resolve(self, largest: int) -> list[tuple[int, int]]:
+        """Concrete ranges, low <= high, given the value ``*`` stands for (RFC 9051 §9)."""
+        out = []
+        for low, high in self.ranges:
+            a = largest if low is None else low
+            b = largest if high is None else high
+            out.append((min(a, b), max(a, b)))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """BODY[...] section (RFC 9051 §6.4.5): part numbers, then a text specifier."""
+
+    part: tuple[int, ...] = ()
+    text: str = ""  # "", HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT, TEXT, MIME
+    fields: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        parts = [".".join(str(n) for n in self.part)] if self.part else []
+        if self.text:
+            parts.append(self.text)
+        out = ".".join(parts)
+        if self.fields:
+            out += " (" + " ".join(self.fields) + ")"
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class FetchItem:
+    """One FETCH data item; ``name`` is upper case without .PEEK (``peek`` says so)."""
+
+    name: str
+    section: Section | None = None
+    partial: tuple[int, int] | None = None
+    peek: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SeqKey:
+    """A sequence-number set inside SEARCH, resolved by the session to UIDs."""
+
+    numbers: SequenceSet
+
+
+@dataclass(frozen=True, slots=True)
+class UidKey:
+    """UID set inside SEARCH; ``*`` and ``$`` need the session to resolve them."""
+
+    uids: SequenceSet
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    tag: str
+    name: str  # upper case, e.g. NOOP, LOGIN; "UID FETCH" etc. carry uid=True instead
+
+
+@dataclass(frozen=True, slots=True)
+class Simple(Command):
+    """CAPABILITY, NOOP, LOGOUT, STARTTLS, CHECK, CLOSE, UNSELECT, EXPUNGE, IDLE, NAMESPACE."""
+
+
+@dataclass(frozen=True, slots=True)
+class Login(Command):
+    user: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticate(Command):
+    mechanism: str
+    initial: str | None  # SASL-IR (RFC 4959); "=" is an empty response
+
+
+@dataclass(frozen=True, slots=True)
+class Id(Command):
+    params: tuple[tuple[str, str | None], ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Enable(Command):
+    capabilities: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Select(Command):
+    """SELECT or EXAMINE (name says which); ``condstore`` is RFC 7162's parameter."""
+
+    mailbox: str
+    condstore: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxCommand(Command):
+    """CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE."""
+
+    mailbox: str
+    special_use: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rename(Command):
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class List(Command):
+    """LIST / LSUB, with RFC 5258 selection and return options."""
+
+    reference: str
+    patterns: tuple[str, ...]
+    selection: tuple[str, ...] = ()
+    returns: tuple[str, ...] = ()
+    status_items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Status(Command):
+    mailbox: str
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Append(Command):
+    mailbox: str
+    flags: tuple[str, ...]
+    date: datetime | None
+    message: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch(Command):
+    uid: bool
+    messages: SequenceSet
+    items: tuple[FetchItem, ...]
+    changed_since: int | None = None
+    vanished: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Store(Command):
+    uid: bool
+    messages: SequenceSet
+    mode: str  # add | remove | replace
+    silent: bool
+    flags: tuple[str, ...]
+    unchanged_since: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Search(Command):
+    uid: bool
+    criteria: object  # a mailstore.search criterion tree with SeqKey/UidKey leaves
+    returns: tuple[str, ...] | None = None  # ESEARCH RETURN options; None: plain SEARCH
+    charset: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CopyMove(Command):
+    """COPY or MOVE (name says which)."""
+
+    uid: bool
+    messages: SequenceSet
+    mailbox: str
+
+
+@dataclass(frozen=True, slots=True)
+class UidExpunge(Command):
+    messages: SequenceSet
+
+
+# SEARCH ALL: an empty conjunction matches every message.
+ALL = S.And(())
+
+__all__ = [
+    "ALL", "Append", "Authenticate", "Command", "CopyMove", "Enable", "Fetch", "FetchItem",
+    "Id", "List", "Login", "MailboxCommand", "Rename", "Search", "SeqKey", "Section",
+    "Select", "SequenceSet", "Simple", "Status", "Store", "UidExpunge", "UidKey",
+]
