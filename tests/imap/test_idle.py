@@ -123,3 +123,46 @@ async def test_idle_on_a_folder_deleted_elsewhere_ends_with_bye(
     lines = await task
     assert lines[0].startswith(b"+ ")
     assert any(line.startswith(b"* BYE") for line in lines)
+
+
+async def test_idle_receives_mail_that_arrives_by_smtp_within_a_second(
+        imap: LiveImap, store: Store, account) -> None:
+    import smtplib
+
+    from protocols.smtp.server import SmtpServer
+    from protocols.smtp.settings import MX, SmtpSettings
+    from tests.imap.conftest import listen
+
+    smtp = SmtpServer(store, SmtpSettings("mx.test"))
+    sock = listen()
+    await smtp.start({MX: sock})
+    idling = threading.Event()
+
+    def scenario():
+        with IMAPClient("127.0.0.1", imap.port, ssl=False, timeout=20) as client:
+            client.login("ann@example.com", PASSWORD)
+            client.select_folder("INBOX")
+            client.idle()
+            idling.set()
+            deadline = time.monotonic() + 10
+            responses = []
+            while time.monotonic() < deadline and not responses:
+                responses = client.idle_check(timeout=1)
+            client.idle_done()
+            return responses, time.monotonic()
+
+    def send() -> float:
+        with smtplib.SMTP("127.0.0.1", sock.getsockname()[1], timeout=10) as client:
+            client.sendmail("zed@example.org", ["ann@example.com"], simple_message("by smtp"))
+            return time.monotonic()
+
+    try:
+        task = asyncio.ensure_future(client_thread(scenario))
+        await asyncio.to_thread(idling.wait, 10)
+        await asyncio.sleep(0.1)
+        accepted_at = await client_thread(send)
+        responses, received_at = await task
+    finally:
+        await smtp.stop()
+    assert (1, b"EXISTS") in responses
+    assert received_at - accepted_at < 1.0
