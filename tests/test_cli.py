@@ -197,7 +197,7 @@ def test_serve_answers_on_the_configured_ports_and_stops_on_sigterm(
     try:
         assert f"web listening on http://127.0.0.1:{ports['web']}/" in lines[0], lines
         for name in ("smtp", "submission", "submissions", "imap", "imaps"):
-            assert f"{name} listening on 127.0.0.1:{ports[name]}\n" in lines, lines
+            assert f"tidings: {name} listening on 127.0.0.1:{ports[name]}\n" in lines, lines
         response = httpx.get(f"http://127.0.0.1:{ports['web']}/login", timeout=10)
         assert response.status_code == 200 and "password" in response.text.lower()
         with smtplib.SMTP("127.0.0.1", ports["smtp"], timeout=10) as client:
