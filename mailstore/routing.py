@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailstore.database import Database
@@ -128,18 +129,24 @@ class Router:
             out.looped = True
             return
         seen = seen | {addr}
-        # Aliases and accounts exist only in local domains: look them up first, so the
-        # common case (an account, no alias) costs two indexed lookups.
-        targets = [r.target for r in await conn.execute(
-            select(AL.c.target).where(AL.c.address == addr).order_by(AL.c.target))]
-        if targets:
+        # Aliases and accounts exist only in local domains: look them up first. The common
+        # case (an account without aliases) is one indexed lookup.
+        account = (await conn.execute(
+            select(A.c.id, A.c.disabled, A.c.quota_bytes, A.c.used_bytes,
+                   exists().where(AL.c.address == addr).label("aliased"))
+            .where(A.c.address == addr))).first()
+        if account is None or account.aliased:
+            targets = [r.target for r in await conn.execute(
+                select(AL.c.target).where(AL.c.address == addr).order_by(AL.c.target))]
             for target in targets:
                 if target == addr:
-                    await self._mailbox(conn, addr, tag, out)
+                    await self._mailbox(conn, account, addr, tag, out)
                 else:
                     await self._expand(conn, target, tag, depth + 1, seen, out, sender)
-            return
-        if await self._mailbox(conn, addr, tag, out):
+            if targets:
+                return
+        if account is not None:
+            await self._mailbox(conn, account, addr, tag, out)
             return
         info = await load_list(conn, addr)
         if info is not None:
@@ -169,17 +176,14 @@ class Router:
                     await self._expand(conn, target, tag, depth + 1, seen, out, sender)
                 return
 
-    async def _mailbox(self, conn: AsyncConnection, addr: str, tag: str | None,
-                       out: _Expansion) -> bool:
-        """Adds the account with this address (into the tag's folder if it has one)."""
-        row = (await conn.execute(
-            select(A.c.id, A.c.disabled, A.c.quota_bytes, A.c.used_bytes)
-            .where(A.c.address == addr))).first()
-        if row is None:
-            return False
+    async def _mailbox(self, conn: AsyncConnection, row: Any, addr: str, tag: str | None,
+                       out: _Expansion) -> None:
+        """Adds the account ``row`` (into the tag's folder if it has one)."""
+        if row is None:  # an alias naming itself without an account behind it
+            return
         if row.disabled:
             out.disabled = True
-            return True
+            return
         folder = "INBOX"
         if tag:
             try:
@@ -191,7 +195,6 @@ class Router:
                 folder = wanted
         free = None if row.quota_bytes is None else row.quota_bytes - row.used_bytes
         out.local.setdefault((row.id, folder), Mailbox(row.id, addr, folder, free))
-        return True
 
 
 async def _domain_id(conn: AsyncConnection, domain: str) -> int | None:

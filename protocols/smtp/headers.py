@@ -6,7 +6,6 @@ import re
 from datetime import datetime
 from email.utils import format_datetime
 
-_BARE_LINE_END = re.compile(rb"(?<!\r)\n|\r(?!\n)")
 _FIELD = re.compile(rb"^([!-9;-~]+)[ \t]*:", re.MULTILINE)
 
 
@@ -16,10 +15,13 @@ def bare_line_end(data: bytes) -> str | None:
     RFC 5321 §2.3.8: only CRLF ends a line. Accepting a bare LF or CR is what makes SMTP
     smuggling possible (a receiver and a relay disagreeing on where DATA ends).
     """
-    match = _BARE_LINE_END.search(data)
-    if match is None:
-        return None
-    return "LF" if match.group() == b"\n" else "CR"
+    # Three counts in C are several times faster than a regex over the whole message.
+    crlf = data.count(b"\r\n")
+    if data.count(b"\n") != crlf:
+        return "LF"
+    if data.count(b"\r") != crlf:
+        return "CR"
+    return None
 
 
 def header_block(raw: bytes) -> bytes:
