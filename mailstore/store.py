@@ -15,6 +15,7 @@ from mailstore.lists import Lists
 from mailstore.messages import Messages
 from mailstore.routing import Router
 from mailstore.search import Search
+from mailstore.throttle import FailureLimiter
 from mailstore.trace import Traces
 
 
@@ -35,6 +36,8 @@ class Store:
         self.lists = Lists(self.db)
         self.delivery = LocalDelivery(self.db, self.messages)
         self.traces = Traces(self.db)
+        # Failed logins per client address, for every front door (tidings.toml [logins]).
+        self.logins = FailureLimiter(limit=5, lockout=900)
 
     async def _collect(self, content_ids: Iterable[int]) -> None:
         await self.messages.collect_garbage(content_ids)

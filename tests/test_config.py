@@ -53,3 +53,15 @@ def test_bad_smtp_settings_are_one_clear_line(tmp_path: Path, setting: dict,
     with pytest.raises(ConfigError) as error:
         parse(config(tmp_path, **setting), tmp_path)
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_login_lockout_is_configured_for_every_front_door(tmp_path: Path) -> None:
+    raw = config(tmp_path)
+    assert (parse(raw, tmp_path).login_max_failures,
+            parse(raw, tmp_path).login_lockout_seconds) == (5, 900)
+    raw["logins"] = {"max_failures": 3, "lockout_seconds": 60}
+    cfg = parse(raw, tmp_path)
+    assert (cfg.login_max_failures, cfg.login_lockout_seconds) == (3, 60)
+    raw["logins"] = {"max_failures": "three"}
+    with pytest.raises(ConfigError, match=r"\[logins\] max_failures must be a whole number"):
+        parse(raw, tmp_path)

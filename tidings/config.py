@@ -48,6 +48,8 @@ class Config:
     secret_key: str
     messages_per_page: int = 50
     smtp: SmtpSettings | None = None
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 900
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -118,9 +120,6 @@ max_connections_per_ip = 20
 # Messages per minute; 0 means no limit.
 messages_per_minute_per_ip = 0
 messages_per_minute_per_user = 0
-# After this many failed logins an address must wait auth_lockout_seconds.
-max_auth_failures = 5
-auth_lockout_seconds = 900
 # 452 (try later) or 552 (give up) when a recipient's mailbox is full.
 mailbox_full_code = 452
 # SPF, DKIM and DMARC checks of mail arriving on the smtp port.
@@ -139,6 +138,12 @@ duplicate_window_hours = 168
 
 [smtp.deny]
 # Per service, networks that may not connect, e.g. smtp = ["203.0.113.0/24"]
+
+[logins]
+# After this many failed logins from one address (SMTP AUTH, IMAP, POP3, webmail together),
+# that address must wait lockout_seconds before it may try again.
+max_failures = 5
+lockout_seconds = 900
 
 [database]
 # Empty: SQLite in the data folder. PostgreSQL: "postgresql+asyncpg://user@host/db".
@@ -213,12 +218,24 @@ def parse(raw: dict, data_dir: Path, source: str = CONFIG_NAME) -> Config:
         data_dir=data_dir, hostname=hostname, bind=bind, ports=ports, enabled=enabled,
         database_url=url or default_database_url(data_dir), secret_key=secret,
         messages_per_page=per_page, smtp=parse_smtp(raw, hostname, source),
+        **parse_logins(raw, source),
     )
 
 
+def parse_logins(raw: dict, source: str) -> dict[str, int]:
+    table = _table(raw, "logins", source)
+    values = {}
+    for key, field_name in (("max_failures", "login_max_failures"),
+                            ("lockout_seconds", "login_lockout_seconds")):
+        value = table.get(key, 5 if key == "max_failures" else 900)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{source}: [logins] {key} must be a whole number, 0 or more")
+        values[field_name] = value
+    return values
+
+
 SMTP_NUMBERS = ("max_recipients", "max_connections_per_ip", "messages_per_minute_per_ip",
-                "messages_per_minute_per_user", "max_auth_failures", "auth_lockout_seconds",
-                "duplicate_window_hours")
+                "messages_per_minute_per_user", "duplicate_window_hours")
 
 
 def parse_smtp(raw: dict, hostname: str, source: str) -> SmtpSettings:

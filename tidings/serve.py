@@ -18,6 +18,7 @@ import sys
 
 import uvicorn
 
+from mailstore.throttle import FailureLimiter
 from protocols.smtp.checks import build_checks
 from protocols.smtp.server import SmtpServer
 from protocols.smtp.settings import MX, SUBMISSION, SUBMISSIONS, SmtpSettings
@@ -86,6 +87,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
         loop.add_signal_handler(sig, stop.set)
     imap = await start_imap(runtime, sockets, tls)
     tasks = [asyncio.create_task(s.serve(sockets=[sockets["web"]])) for s in servers]
+    runtime.store.logins = FailureLimiter(cfg.login_max_failures, cfg.login_lockout_seconds)
     smtp_settings = cfg.smtp or SmtpSettings(cfg.hostname)
     runtime.store.delivery.duplicate_window = smtp_settings.duplicate_window_hours * 3600
     sender, connect = build_checks(smtp_settings)

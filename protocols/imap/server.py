@@ -39,7 +39,8 @@ class ImapServer:
         self.tls_context = tls
         self.loopback_is_secure = loopback_is_secure
         self.append_limit = append_limit
-        self.failure_delay = failure_delay  # slows password guessing; throttling comes later
+        # Slows each guess; Store.logins locks an address out after repeated failures.
+        self.failure_delay = failure_delay
         self._servers: list[asyncio.Server] = []
         self._sessions: set[asyncio.Task] = set()
 

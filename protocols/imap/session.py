@@ -88,6 +88,7 @@ class Session:
         self.tls = tls
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.peer_ip = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         self.loopback = _is_loopback(peer)
         self.account: AccountInfo | None = None
         self.selected: Selected | None = None
@@ -356,10 +357,17 @@ class Session:
         return await self._authenticate(authcid, password)
 
     async def _authenticate(self, user: str, password: str) -> str:
+        logins, ip = self.store.logins, self.peer_ip
+        if logins.locked(ip):
+            # RFC 5530 §3: UNAVAILABLE, a temporary refusal; the limiter is shared by every
+            # front door, so failures over SMTP count here too.
+            return "NO [UNAVAILABLE] Too many failed logins from your address; try later"
         account = await self.store.accounts.authenticate(user, password)
         if account is None:
+            logins.fail(ip)
             await asyncio.sleep(self.server.failure_delay)
             return "NO [AUTHENTICATIONFAILED] Invalid user name or password"
+        logins.succeed(ip)
         self.account = account
         return f"OK [CAPABILITY {self.capabilities()}] Logged in"
 

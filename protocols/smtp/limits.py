@@ -1,15 +1,15 @@
-"""Per-IP and per-user counters: connections, message rates, failed logins.
+"""Networks and per-IP connection counts for the SMTP listeners.
 
 In-process state of one server; with several nodes each enforces its own share, which is
-what connection and rate limits need (they protect this process).
+what connection limits need (they protect this process). Rates and failed logins are
+counted by ``mailstore.throttle``, shared by every front door.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import time
-from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Iterable
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -44,66 +44,6 @@ def is_loopback(ip: str) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     return address.is_loopback
-
-
-class SlidingWindow:
-    """Events per key within the last ``seconds``."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.seconds = seconds
-        self.clock = clock
-        self._events: dict[str, deque[float]] = defaultdict(deque)
-
-    def count(self, key: str) -> int:
-        events = self._events[key]
-        now = self.clock()
-        while events and events[0] <= now - self.seconds:
-            events.popleft()
-        if not events:
-            del self._events[key]
-        return len(events)
-
-    def add(self, key: str) -> None:
-        self._events[key].append(self.clock())
-
-    def clear(self, key: str) -> None:
-        self._events.pop(key, None)
-
-
-class RateLimiter:
-    """At most ``limit`` events per ``window`` seconds per key (0 = no limit)."""
-
-    def __init__(self, limit: int, window: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = limit
-        self.events = SlidingWindow(window, clock)
-
-    def allow(self, key: str) -> bool:
-        """Counts one event for ``key`` if it is within the limit; False if not."""
-        if not self.limit:
-            return True
-        if self.events.count(key) >= self.limit:
-            return False
-        self.events.add(key)
-        return True
-
-
-class FailureLimiter:
-    """After ``limit`` failures within ``lockout`` seconds, a key is locked for ``lockout``."""
-
-    def __init__(self, limit: int, lockout: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = limit
-        self.failures = SlidingWindow(lockout, clock)
-
-    def locked(self, key: str) -> bool:
-        return bool(self.limit) and self.failures.count(key) >= self.limit
-
-    def fail(self, key: str) -> None:
-        self.failures.add(key)
-
-    def succeed(self, key: str) -> None:
-        self.failures.clear(key)
 
 
 class ConnectionCounter:

@@ -30,15 +30,10 @@ from mailstore.errors import QuotaExceeded, StoreError
 from mailstore.lists import PostingDenied, list_copy
 from mailstore.routing import MailboxDisabled, NotLocal, Route, RoutingLoop, UnknownRecipient
 from mailstore.store import Store
+from mailstore.throttle import RateLimiter
 from mailstore.trace import RecipientVerdict, TraceRecord
 from protocols.smtp.headers import count_fields, field_values, received_header
-from protocols.smtp.limits import (
-    ConnectionCounter,
-    FailureLimiter,
-    RateLimiter,
-    in_networks,
-    is_loopback,
-)
+from protocols.smtp.limits import ConnectionCounter, in_networks, is_loopback
 from protocols.smtp.senderauth import remove_forged_results
 from protocols.smtp.session import SmtpSession, TidingsEnvelope
 from protocols.smtp.settings import MX, SmtpSettings
@@ -78,8 +73,6 @@ class SmtpServer:
         self.sender_check = sender_check
         self.connect_check = connect_check
         self.connections = ConnectionCounter(settings.max_connections_per_ip)
-        self.auth_failures = FailureLimiter(settings.max_auth_failures,
-                                            settings.auth_lockout_seconds)
         self.ip_rate = RateLimiter(settings.messages_per_minute_per_ip)
         self.user_rate = RateLimiter(settings.messages_per_minute_per_user)
         self._servers: list[asyncio.Server] = []

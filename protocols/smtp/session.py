@@ -163,15 +163,15 @@ class SmtpSession(SMTP):
         if self.session.extended_smtp and not self.secure:
             await self.push("538 5.7.11 encryption required: use STARTTLS before AUTH")
             return
-        if self.server.auth_failures.locked(self.peer_ip):
+        if self.server.store.logins.locked(self.peer_ip):
             await self.push("454 4.7.0 too many failed attempts, try later")
             return
         was = self.session.authenticated
         await super().smtp_AUTH(arg)
         if not was and arg and not self.session.authenticated:
-            self.server.auth_failures.fail(self.peer_ip)
+            self.server.store.logins.fail(self.peer_ip)
         elif self.session.authenticated and not was:
-            self.server.auth_failures.succeed(self.peer_ip)
+            self.server.store.logins.succeed(self.peer_ip)
 
     async def auth_PLAIN(self, _: Any, args: list[str]) -> AuthResult:
         if len(args) == 1:

@@ -27,8 +27,6 @@ class SmtpSettings:
     max_connections_per_ip: int = 20
     messages_per_minute_per_ip: int = 0
     messages_per_minute_per_user: int = 0
-    max_auth_failures: int = 5
-    auth_lockout_seconds: int = 900
     mailbox_full_code: int = 452
     check_sender_auth: bool = True
     dnsbl_zones: tuple[str, ...] = ()

@@ -209,7 +209,10 @@ async def test_auth_login_and_plain_with_initial_response(smtp: RunningSmtp) -> 
 async def test_failed_logins_are_capped(start_smtp) -> None:
     import base64
 
-    smtp = await start_smtp(max_auth_failures=3)
+    from mailstore.throttle import FailureLimiter
+
+    smtp = await start_smtp()
+    smtp.store.logins = FailureLimiter(limit=3, lockout=900)
     raw = await Raw.open(smtp.ports[SUBMISSION])
     await raw.send(b"EHLO c\r\n")
     wrong = b"AUTH PLAIN " + base64.b64encode(b"\0ann@example.com\0wrong") + b"\r\n"
