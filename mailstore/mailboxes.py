@@ -29,7 +29,6 @@ Implementation notes (keep these invariants):
 
 from __future__ import annotations
 
-import base64
 import email.utils
 import itertools
 import os
@@ -45,6 +44,8 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from pathlib import Path
 from typing import BinaryIO, Literal
+
+from mailstore import mutf7
 
 __all__ = [
     "NotAMailbox",
@@ -324,9 +325,9 @@ def _maildir_folders(root: Path, folder: str) -> Iterator[tuple[str, Path]]:
         if name.startswith("."):
             parts = name[1:].split(".")
             if all(parts) and _is_maildir(child):  # Maildir++: ".Work.Projects"
-                yield _folder_name(folder, [_decode_mutf7(p) for p in parts]), child
+                yield _folder_name(folder, [mutf7.decode(p) for p in parts]), child
         else:
-            yield from _nested_folders(child, folder, [_decode_mutf7(name)], seen)
+            yield from _nested_folders(child, folder, [mutf7.decode(name)], seen)
 
 
 def _nested_folders(
@@ -340,7 +341,7 @@ def _nested_folders(
         yield _folder_name(folder, parts), d
     for child in _subdirs(d):
         if not child.name.startswith("."):
-            yield from _nested_folders(child, folder, [*parts, _decode_mutf7(child.name)], seen)
+            yield from _nested_folders(child, folder, [*parts, mutf7.decode(child.name)], seen)
 
 
 def _subdirs(d: Path) -> list[Path]:
@@ -554,7 +555,7 @@ def _maildir_dirname(folder: str) -> str:
             return ""
         parts[0] = "INBOX"
     # "." separates Maildir++ levels, so a "." inside a name is written in its UTF-7 form.
-    return "." + ".".join(_encode_mutf7(p, also=".") for p in parts)
+    return "." + ".".join(mutf7.encode(p, also=".") for p in parts)
 
 
 def _ensure_maildir(d: Path, *, subfolder: bool) -> None:
@@ -582,47 +583,3 @@ def _fsync_dir(d: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-# --- IMAP modified UTF-7 (RFC 3501 §5.1.3) ------------------------------------------------------
-
-
-def _encode_mutf7(name: str, also: str = "") -> str:
-    """Printable ASCII stays, "&" becomes "&-", the rest (and `also`) is "&<base64 UTF-16>-"."""
-    out: list[str] = []
-    run: list[str] = []
-
-    def flush() -> None:
-        if run:
-            data = base64.b64encode("".join(run).encode("utf-16-be")).decode("ascii")
-            out.append("&" + data.rstrip("=").replace("/", ",") + "-")
-            run.clear()
-
-    for ch in name:
-        if " " <= ch <= "~" and ch not in also:
-            flush()
-            out.append("&-" if ch == "&" else ch)
-        else:
-            run.append(ch)
-    flush()
-    return "".join(out)
-
-
-_MUTF7_RUN = re.compile(r"&([A-Za-z0-9+,]*)-")
-
-
-def _decode_mutf7(name: str) -> str:
-    """Decode a modified UTF-7 name; a name that is not valid UTF-7 (a UTF-8 store) stays as is."""
-    if "&" not in name:
-        return name
-
-    def decode(m: re.Match[str]) -> str:
-        data = m.group(1).replace(",", "/")
-        if not data:
-            return "&"
-        return base64.b64decode(data + "=" * (-len(data) % 4), validate=True).decode("utf-16-be")
-
-    try:
-        return _MUTF7_RUN.sub(decode, name)
-    except (ValueError, UnicodeDecodeError):
-        return name

@@ -9,12 +9,11 @@ Implementation notes:
 
 from __future__ import annotations
 
-import base64
-import re
 import time
 from collections.abc import Iterable, Sequence
 
 from mailstore import flags as F_
+from mailstore import mutf7
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _FLAG_CACHE: dict[tuple[int, str], bytes] = {}
@@ -81,42 +80,6 @@ def ranges(numbers: Sequence[int]) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-def encode_mutf7(name: str) -> str:
-    """RFC 3501 §5.1.3 modified UTF-7: printable ASCII stays, "&" is "&-", others base64."""
-    out: list[str] = []
-    run: list[str] = []
-
-    def flush() -> None:
-        if run:
-            data = base64.b64encode("".join(run).encode("utf-16-be")).decode("ascii")
-            out.append("&" + data.rstrip("=").replace("/", ",") + "-")
-            run.clear()
-
-    for ch in name:
-        if " " <= ch <= "~":
-            flush()
-            out.append("&-" if ch == "&" else ch)
-        else:
-            run.append(ch)
-    flush()
-    return "".join(out)
-
-
-_MUTF7_RUN = re.compile(r"&([A-Za-z0-9+,]*)-")
-
-
-def decode_mutf7(name: str) -> str:
-    """Inverse of ``encode_mutf7``; a name that is not modified UTF-7 is returned unchanged."""
-    if "&" not in name or not name.isascii():
-        return name
-
-    def decode(m: re.Match[str]) -> str:
-        data = m.group(1).replace(",", "/")
-        if not data:
-            return "&"
-        return base64.b64decode(data + "=" * (-len(data) % 4), validate=True).decode("utf-16-be")
-
-    try:
-        return _MUTF7_RUN.sub(decode, name)
-    except (ValueError, UnicodeDecodeError):
-        return name
+# Folder names on the wire (RFC 3501 §5.1.3), shared with the Maildir importer.
+encode_mutf7 = mutf7.encode
+decode_mutf7 = mutf7.decode
