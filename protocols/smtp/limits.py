@@ -26,24 +26,26 @@ def parse_networks(items: Iterable[str]) -> tuple[Network, ...]:
     return tuple(networks)
 
 
-def in_networks(ip: str, networks: Iterable[Network]) -> bool:
+def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The client's address, an IPv4-mapped IPv6 one (``::ffff:1.2.3.4``) as IPv4."""
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
-        return False
+        return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return any(address.version == n.version and address in n for n in networks)
+        return address.ipv4_mapped
+    return address
+
+
+def in_networks(ip: str, networks: Iterable[Network]) -> bool:
+    address = _address(ip)
+    return address is not None and any(
+        address.version == n.version and address in n for n in networks)
 
 
 def is_loopback(ip: str) -> bool:
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return address.is_loopback
+    address = _address(ip)
+    return address is not None and address.is_loopback
 
 
 class ConnectionCounter:
