@@ -18,7 +18,7 @@ from pathlib import Path
 from tests.cli import run, start_serve, use_free_ports
 
 CLIENTS = 6
-KILL_AFTER = 2000  # acknowledged messages
+KILL_AFTER = 3000  # acknowledged messages
 BODY = b"".join(b"line %04d of a message that must arrive whole\r\n" % i for i in range(40))
 
 

@@ -170,7 +170,8 @@ async def test_starttls_then_auth_and_the_received_header_names_the_cipher(
     client = aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp.ports[SUBMISSION],
                              tls_context=smtp.client_context(), start_tls=True)
     await client.connect()
-    await client.login("ann@example.com", PASSWORD)
+    await client.ehlo()  # RFC 3207 §4.2: STARTTLS forgot the first EHLO
+    await client.auth_plain("ann@example.com", PASSWORD)
     await client.sendmail("ann@example.com", ["bob@example.com"], MESSAGE)
     await client.quit()
     [stored] = await inbox(smtp.store, "bob@example.com")
@@ -183,7 +184,7 @@ async def test_implicit_tls_on_submissions(smtp: RunningSmtp) -> None:
                              tls_context=smtp.client_context(), use_tls=True)
     await client.connect()
     assert "STARTTLS" not in (await client.ehlo()).message
-    await client.login("bob@example.com", PASSWORD)
+    await client.auth_login("bob@example.com", PASSWORD)
     errors, _ = await client.sendmail("bob@example.com", ["ann@example.com"], MESSAGE)
     await client.quit()
     assert errors == {}
