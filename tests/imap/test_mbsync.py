@@ -1,9 +1,11 @@
 """mbsync (Debian package isync) against the real server: a two-way sync of real mail.
 
-A local Maildir holding a sample of the real-mail corpus (INBOX and two nested folders, some
-messages flagged) is pushed up to an empty account; both sides are compared. Then both sides
-change (flags, a move, deletions, new mail), mbsync runs again, and both sides must equal the
-state the changes imply.
+A local Maildir holding 150 messages of the real-mail corpus (INBOX, ``lists``,
+``lists/kernel`` and ``old``; some flagged; arrival dates over years) is pushed up to an
+empty account; both sides are compared. Then both sides change (flags, a move, deletions,
+a message trashed locally, new mail, new folders on either side, names with a space and in
+modified UTF-7), mbsync runs again (over STARTTLS), and both sides must equal the state the
+changes imply. A last run (over implicit TLS) with nothing to do must change nothing.
 
 How the two sides are compared: the server keeps the bytes mbsync uploads; mbsync converts
 the Maildir's LF line ends to CRLF on the way up and back, and adds an ``X-TUID`` header to
@@ -24,6 +26,7 @@ import re
 import shutil
 import subprocess
 from collections import Counter
+from datetime import datetime
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
@@ -38,11 +41,12 @@ MAILDIR_FLAGS = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Se
 LETTERS = {flag: letter for letter, flag in MAILDIR_FLAGS.items()}
 # The sample's folders, by the list a message came from.
 FOLDER_OF_LIST = {"openbmc": "INBOX", "usrp-users": "INBOX", "linux-man": "lists",
-                  "jailhouse-dev": "lists/kernel", "open-iscsi": "lists/kernel"}
+                  "jailhouse-dev": "lists/kernel", "open-iscsi": "old"}
 TUID = re.compile(rb"^X-TUID: [^\r\n]*\r?\n", re.MULTILINE | re.IGNORECASE)
 
 Item = tuple[bytes, frozenset[str]]  # (the message as identified above, its flags)
 Side = dict[str, Counter[Item]]  # folder name -> messages
+Dated = dict[str, Counter[tuple[bytes, frozenset[str], int]]]  # ... and its arrival time
 
 
 def identity(raw: bytes) -> bytes:
@@ -81,13 +85,20 @@ def flags_of(name: str) -> frozenset[str]:
     return frozenset(MAILDIR_FLAGS[c] for c in info if sep and c in MAILDIR_FLAGS)
 
 
-def read_local(root: Path) -> Side:
-    side: Side = {}
+def read_local(root: Path) -> Dated:
+    """Every message with its flags and arrival time (the file's mtime, CopyArrivalDate)."""
+    side: Dated = {}
     for cur in sorted(root.rglob("cur")):
         folder = cur.parent.relative_to(root).as_posix()
         files = [*cur.iterdir(), *(cur.parent / "new").iterdir()]
-        side[folder] = Counter((identity(f.read_bytes()), flags_of(f.name)) for f in files)
+        side[folder] = Counter((identity(f.read_bytes()), flags_of(f.name),
+                                int(f.stat().st_mtime)) for f in files)
     return side
+
+
+def undated(side: Dated) -> Side:
+    return {folder: Counter({(ident, flags): n for (ident, flags, _), n in items.items()})
+            for folder, items in side.items()}
 
 
 def local_files(root: Path, folder: str) -> list[Path]:
@@ -107,10 +118,11 @@ def with_flags(file: Path, flags: frozenset[str]) -> Path:
 # -- the server side, as an IMAP client sees it -----------------------------------------------
 
 FETCHED = re.compile(rb"\bFLAGS \(([^)]*)\)")
+ARRIVED = re.compile(rb'\bINTERNALDATE "([^"]*)"')
 
 
-def read_server(imap: imaplib.IMAP4) -> Side:
-    side: Side = {}
+def read_server(imap: imaplib.IMAP4) -> Dated:
+    side: Dated = {}
     typ, listed = imap.list()
     assert typ == "OK"
     for line in listed:
@@ -118,15 +130,17 @@ def read_server(imap: imaplib.IMAP4) -> Side:
         folder = line.rsplit(b' "/" ', 1)[1].strip(b'"').decode()
         typ, _ = imap.select(f'"{folder}"', readonly=True)
         assert typ == "OK", folder
-        typ, data = imap.uid("FETCH", "1:*", "(FLAGS BODY.PEEK[])")
+        typ, data = imap.uid("FETCH", "1:*", "(FLAGS INTERNALDATE BODY.PEEK[])")
         assert typ == "OK", folder
-        items: Counter[Item] = Counter()
+        items: Counter[tuple[bytes, frozenset[str], int]] = Counter()
         for part in data:
             if isinstance(part, tuple):
-                flags = FETCHED.search(part[0])
-                assert flags, part[0]
+                flags, arrived = FETCHED.search(part[0]), ARRIVED.search(part[0])
+                assert flags and arrived, part[0]
+                date = datetime.strptime(arrived.group(1).decode(), "%d-%b-%Y %H:%M:%S %z")
                 items[(identity(part[1]), frozenset(
-                    f for f in flags.group(1).decode().split() if f != "\\Recent"))] += 1
+                    f for f in flags.group(1).decode().split() if f != "\\Recent"),
+                    int(date.timestamp()))] += 1
         side[folder] = items
     return side
 
@@ -142,7 +156,7 @@ def uids_by_message_id(imap: imaplib.IMAP4, folder: str) -> dict[str, int]:
     typ, data = imap.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
     assert typ == "OK"
     found: dict[str, int] = {}
-    for part, after in zip(data, [*data[1:], b""]):
+    for part, after in zip(data, [*data[1:], b""], strict=True):
         if isinstance(part, tuple):
             # RFC 9051 §7.5.2: the UID may come before or after the literal.
             assert isinstance(after, bytes)
@@ -154,17 +168,23 @@ def uids_by_message_id(imap: imaplib.IMAP4, folder: str) -> dict[str, int]:
 
 # -- mbsync ---------------------------------------------------------------------------------
 
-def mbsyncrc(tmp_path: Path, port: int, root: Path) -> Path:
-    """The configuration: isync 1.4 option names (``SSLType``; 1.5 also reads them)."""
-    rc = tmp_path / "mbsyncrc"
+def mbsyncrc(tmp_path: Path, port: int, root: Path, tls: str = "None",
+             certificate: Path | None = None) -> Path:
+    """The configuration: isync 1.4 option names (``SSLType``; 1.5 also reads them).
+
+    ``tls`` is ``None`` (LOGIN in the clear is allowed on loopback), ``STARTTLS`` or
+    ``IMAPS``; a certificate listed in ``CertificateFile`` is trusted as it is (mbsync(1)).
+    """
+    rc = tmp_path / f"mbsyncrc-{tls}"
+    trust = f"CertificateFile {certificate}\n" if certificate else ""
     rc.write_text(f"""\
 IMAPAccount tidings
 Host 127.0.0.1
 Port {port}
 User ann@example.com
 Pass "{PASSWORD}"
-SSLType None
-
+SSLType {tls}
+{trust}
 IMAPStore remote
 Account tidings
 
@@ -179,6 +199,7 @@ Near :local:
 Patterns *
 Create Both
 Expunge Both
+CopyArrivalDate yes
 SyncState *
 """)
     return rc
@@ -187,11 +208,10 @@ SyncState *
 async def mbsync(rc: Path) -> None:
     """Run ``mbsync -a`` in a thread while the loop serves it; it must succeed."""
     done = await asyncio.to_thread(
-        subprocess.run, ["mbsync", "-D", "-c", str(rc), "-a"], capture_output=True,
+        subprocess.run, ["mbsync", "-c", str(rc), "-a"], capture_output=True,
         timeout=120, env={**os.environ, "HOME": str(rc.parent)})
     output = (done.stdout + done.stderr).decode(errors="replace")
     assert done.returncode == 0, f"mbsync exited {done.returncode}:\n{output}"
-    print(output)
 
 
 @pytest.fixture
@@ -225,13 +245,17 @@ def put(side: Side, folder: str, ident: bytes, flags: frozenset[str]) -> None:
 
 
 async def test_mbsync_two_way_sync_of_real_mail(
-        needs_mbsync: None, imap: LiveImap, account: AccountInfo, tmp_path: Path) -> None:
+        needs_mbsync: None, imap: LiveImap, account: AccountInfo, tmp_path: Path,
+        tls_dir: Path) -> None:
     root = tmp_path / "mail"
     sample = corpus_sample()
     expected: Side = {}
     for i, (folder, raw) in enumerate(sample):
         letters = sample_flags(i)
-        (maildir(root, folder) / "cur" / f"1700000000.{i}.test:2,{letters}").write_bytes(raw)
+        file = maildir(root, folder) / "cur" / f"1700000000.{i}.test:2,{letters}"
+        file.write_bytes(raw)
+        arrived = 1_600_000_000 + 86_400 * 37 * i + 3_607 * i  # over years, any hour
+        os.utime(file, (arrived, arrived))
         put(expected, folder, identity(raw), flags_of(f":2,{letters}"))
     for folder in ("Drafts", "Sent", "Junk", "Trash", "Archive"):
         expected[folder] = Counter()  # the account's own folders come down, empty
@@ -240,8 +264,8 @@ async def test_mbsync_two_way_sync_of_real_mail(
     # 1. Push the Maildir up to the empty account.
     await mbsync(rc)
     server = await client_thread(lambda: read_server(login(imap)))
-    assert server == expected
-    assert read_local(root) == expected
+    assert undated(server) == expected
+    assert read_local(root) == server
 
     # 2. Change both sides, on messages apart from one another.
     kernel = local_files(root, "lists/kernel")
@@ -255,13 +279,13 @@ async def test_mbsync_two_way_sync_of_real_mail(
     def change_server() -> None:
         imap_ = login(imap)
         uids = uids_by_message_id(imap_, "INBOX")
-        imap_.uid("STORE", str(uids[server_flagged]), "+FLAGS", "(\\Flagged)")
-        imap_.uid("STORE", str(uids[server_unseen]), "-FLAGS", "(\\Seen)")
+        assert imap_.uid("STORE", str(uids[server_flagged]), "+FLAGS", "(\\Flagged)")[0] == "OK"
+        assert imap_.uid("STORE", str(uids[server_unseen]), "-FLAGS", "(\\Seen)")[0] == "OK"
         typ, _ = imap_.uid("MOVE", str(uids[moved]), "lists")
         assert typ == "OK"
         uids = uids_by_message_id(imap_, "lists/kernel")
         wanted = ",".join(str(uids[m]) for m in server_deleted)
-        imap_.uid("STORE", wanted, "+FLAGS", "(\\Deleted)")
+        assert imap_.uid("STORE", wanted, "+FLAGS", "(\\Deleted)")[0] == "OK"
         assert imap_.expunge()[0] == "OK"
         for name, flags in (("INBOX", "(\\Seen)"), ("INBOX", "()"), ("lists", "(\\Flagged)")):
             typ, _ = imap_.append(name, flags, None, new_on_server[name, flags])
@@ -306,9 +330,34 @@ async def test_mbsync_two_way_sync_of_real_mail(
     put(expected, "lists/kernel", identity(local_new[0]), frozenset())
     put(expected, "lists/kernel", identity(local_new[1]), frozenset({"\\Flagged", "\\Seen"}))
 
-    # 3. Sync again: both sides hold exactly what the changes imply.
-    await mbsync(rc)
+    trashed = by_id[ids[9]]  # a message marked trashed locally is deleted on both sides
+    take(expected, "INBOX", identity(trashed.read_bytes()))
+    with_flags(trashed, flags_of(trashed.name) | {"\\Deleted"})
+
+    def create_on_server() -> None:
+        imap_ = login(imap)
+        assert imap_.create('"Old Projects"')[0] == "OK"
+        assert imap_.append('"Old Projects"', "(\\Seen)", None, new_in_folder)[0] == "OK"
+        # Entwürfe, in modified UTF-7: mbsync 1.4 names the local folder the same way.
+        assert imap_.create("Entw&APw-rfe")[0] == "OK"
+        assert imap_.append("Entw&APw-rfe", "()", None, new_in_folder)[0] == "OK"
+        imap_.logout()
+
+    new_in_folder = simple_message("a folder made on the server")
+    await client_thread(create_on_server)
+    put(expected, "Old Projects", identity(new_in_folder), frozenset({"\\Seen"}))
+    put(expected, "Entw&APw-rfe", identity(new_in_folder), frozenset())
+    local_folder = maildir(root, "Reise 2024")
+    (local_folder / "cur" / "1800000000.3.test:2,S").write_bytes(local_new[1])
+    put(expected, "Reise 2024", identity(local_new[1]), frozenset({"\\Seen"}))
+
+    # 3. Sync again (over STARTTLS): both sides hold exactly what the changes imply.
+    await mbsync(mbsyncrc(tmp_path, imap.port, root, "STARTTLS", tls_dir / "cert.pem"))
     server = await client_thread(lambda: read_server(login(imap)))
-    local = read_local(root)
-    assert server == local
-    assert server == expected
+    assert read_local(root) == server
+    assert undated(server) == expected
+
+    # 4. A sync with nothing to do (over implicit TLS) changes nothing on either side.
+    await mbsync(mbsyncrc(tmp_path, imap.tls_port, root, "IMAPS", tls_dir / "cert.pem"))
+    assert await client_thread(lambda: read_server(login(imap))) == server
+    assert read_local(root) == server
