@@ -428,7 +428,11 @@ class Session:
         self.untagged(f"OK [UIDVALIDITY {info.uidvalidity}] UIDs valid")
         self.untagged(f"OK [UIDNEXT {info.uidnext}] Predicted next UID")
         self.untagged(f"OK [HIGHESTMODSEQ {info.highestmodseq}] Highest")  # RFC 7162 §3.1.2.1
-        self.untagged(f'LIST () "/" {self.wire_name(info.name).decode()}')
+        # RFC 9051 §6.3.2: "The list of mailbox attributes MUST be accurate": the same ones
+        # LIST gives the mailbox (mbsync's transcript showed `LIST () "/" "Drafts"`).
+        names = {f.name for f in await self.store.folders.list(self.account.id)}
+        attrs = " ".join(_list_attributes(info.name, info, names, subscribed=False))
+        self.send(f'* LIST ({attrs}) "/" '.encode() + self.wire_name(info.name) + b"\r\n")
         mode = "READ-ONLY" if readonly else "READ-WRITE"
         return f"OK [{mode}] {cmd.name} completed"
 
@@ -495,16 +499,10 @@ class Session:
                 continue
             if special_only and (folder is None or not folder.special_use):
                 continue
-            attrs = []
-            if folder is None:
-                attrs.append("\\NonExistent" if not lsub else "\\Noselect")
-            has_children = any(n.startswith(name + DELIMITER) for n in names)
-            if not lsub:
-                attrs.append("\\HasChildren" if has_children else "\\HasNoChildren")
-            if folder is not None and show_subscribed and folder.subscribed and not lsub:
-                attrs.append("\\Subscribed")
-            if folder is not None and folder.special_use and not lsub:
-                attrs.append(folder.special_use)  # RFC 6154 §2
+            if lsub:
+                attrs = [] if folder is not None else ["\\Noselect"]
+            else:
+                attrs = _list_attributes(name, folder, names, show_subscribed)
             self.send(f"* {cmd.name} ({' '.join(attrs)}) \"/\" ".encode()
                       + self.wire_name(name) + b"\r\n")
             if cmd.status_items and folder is not None:
@@ -852,6 +850,22 @@ def _uses_modseq(node: object) -> bool:
         case S.Not(item):
             return _uses_modseq(item)
     return False
+
+
+def _list_attributes(name: str, folder: FolderInfo | None, names: set[str],
+                     subscribed: bool) -> list[str]:
+    """A mailbox's attributes as LIST (and SELECT's LIST response) report them.
+
+    ``names`` holds every mailbox name; ``subscribed`` asks for ``\\Subscribed``.
+    """
+    attrs = [] if folder is not None else ["\\NonExistent"]
+    has_children = any(n.startswith(name + DELIMITER) for n in names)
+    attrs.append("\\HasChildren" if has_children else "\\HasNoChildren")  # RFC 9051 §7.3.1
+    if folder is not None and subscribed and folder.subscribed:
+        attrs.append("\\Subscribed")
+    if folder is not None and folder.special_use:
+        attrs.append(folder.special_use)  # RFC 6154 §2
+    return attrs
 
 
 def _pattern(pattern: str) -> re.Pattern[str]:

@@ -79,3 +79,25 @@ async def test_imap4rev2_search_answers_with_esearch(
     ]))
     assert not any(b"RECENT" in line for line in out[b"c"])
     assert out[b"d"][0] == b'* ESEARCH (TAG "d") ALL 1:3\r\n'
+
+
+async def test_select_lists_the_mailbox_with_the_attributes_list_gives_it(
+        imap: LiveImap, store: Store, account) -> None:
+    """Seen in mbsync's transcript: SELECT answered ``* LIST () "/" "Drafts"``."""
+    await store.folders.create(account.id, "lists")
+    await store.folders.create(account.id, "lists/kernel")
+    out = await client_thread(lambda: transcript(imap.port, [
+        f'a LOGIN ann@example.com "{PASSWORD}"'.encode(),
+        b"b ENABLE IMAP4rev2",
+        b"c SELECT Drafts",
+        b"d EXAMINE lists",
+        b"e SELECT lists/kernel",
+        b'f LIST "" (Drafts lists lists/kernel)',
+    ]))
+    selected = [line for tag in (b"c", b"d", b"e") for line in out[tag]
+                if line.startswith(b"* LIST ")]
+    # RFC 9051 §6.3.2: "The list of mailbox attributes MUST be accurate."
+    assert selected == [b'* LIST (\\HasNoChildren \\Drafts) "/" "Drafts"\r\n',
+                        b'* LIST (\\HasChildren) "/" "lists"\r\n',
+                        b'* LIST (\\HasNoChildren) "/" "lists/kernel"\r\n']
+    assert selected == out[b"f"][:-1]
