@@ -179,6 +179,26 @@ class Search(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Sort(Command):
+    """RFC 5256 SORT: ``keys`` are (key name, reverse) in order of precedence."""
+
+    uid: bool
+    keys: tuple[tuple[str, bool], ...]
+    charset: str
+    criteria: object  # as in Search
+
+
+@dataclass(frozen=True, slots=True)
+class Thread(Command):
+    """RFC 5256 THREAD: ``algorithm`` is ORDEREDSUBJECT or REFERENCES."""
+
+    uid: bool
+    algorithm: str
+    charset: str
+    criteria: object  # as in Search
+
+
+@dataclass(frozen=True, slots=True)
 class CopyMove(Command):
     """COPY or MOVE (name says which)."""
 
@@ -198,5 +218,6 @@ ALL = S.And(())
 __all__ = [
     "ALL", "Append", "Authenticate", "Command", "CopyMove", "Enable", "Fetch", "FetchItem",
     "Id", "List", "Login", "MailboxCommand", "Rename", "Search", "SeqKey", "Section",
-    "Select", "SequenceSet", "Simple", "Status", "Store", "UidExpunge", "UidKey",
+    "Select", "SequenceSet", "Simple", "Sort", "Status", "Store", "Thread", "UidExpunge",
+    "UidKey",
 ]

@@ -644,6 +644,56 @@ def _search(r: _Reader, tag: str, name: str, uid: bool = False) -> C.Command:
     return C.Search(tag, "SEARCH", uid, criteria, returns, charset)
 
 
+# RFC 5256 §3 sort-key, with RFC 5957 DISPLAYFROM.
+SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM"})
+THREAD_ALGORITHMS = frozenset({"ORDEREDSUBJECT", "REFERENCES"})
+
+
+def _search_keys(r: _Reader) -> object:
+    """1*(SP search-key) after the charset of SORT and THREAD; returns the criterion."""
+    keys = []
+    while r.maybe_sp():
+        keys.append(_search_key(r, 0))
+    if not keys:
+        raise r.error("expected search criteria")
+    return keys[0] if len(keys) == 1 else S.And(tuple(keys))
+
+
+def _sort(r: _Reader, tag: str, name: str, uid: bool = False) -> C.Command:
+    # RFC 5256 §5: sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria;
+    # sort-criterion = ["REVERSE" SP] sort-key; search-criteria = charset 1*(SP search-key)
+    r.sp()
+    r.expect(b"(", "'(' before the sort criteria")
+    keys: list[tuple[str, bool]] = []
+    while True:
+        key = r.keyword_upper()
+        reverse = key == "REVERSE"
+        if reverse:
+            r.sp()
+            key = r.keyword_upper()
+        if key not in SORT_KEYS:
+            raise r.error(f"unknown sort key {key[:40]!r}")
+        keys.append((key, reverse))
+        if r.at(b")"):
+            r.pos += 1
+            break
+        r.sp()
+    r.sp()
+    charset = r.astring("a charset").upper()
+    return C.Sort(tag, "SORT", uid, tuple(keys), charset, _search_keys(r))
+
+
+def _thread(r: _Reader, tag: str, name: str, uid: bool = False) -> C.Command:
+    # RFC 5256 §5: thread = ["UID" SP] "THREAD" SP thread-alg SP search-criteria
+    r.sp()
+    algorithm = r.keyword_upper()
+    if algorithm not in THREAD_ALGORITHMS:
+        raise r.error(f"unknown threading algorithm {algorithm[:40]!r}")
+    r.sp()
+    charset = r.astring("a charset").upper()
+    return C.Thread(tag, "THREAD", uid, algorithm, charset, _search_keys(r))
+
+
 _FLAG_KEYS = {
     "ANSWERED": ("\\Answered", True), "DELETED": ("\\Deleted", True),
     "DRAFT": ("\\Draft", True), "FLAGGED": ("\\Flagged", True), "SEEN": ("\\Seen", True),
@@ -729,7 +779,8 @@ _COMMANDS = {
     "SUBSCRIBE": _mailbox_only, "UNSUBSCRIBE": _mailbox_only, "RENAME": _rename,
     "LIST": _list, "LSUB": _list, "STATUS": _status, "APPEND": _append,
     "FETCH": _fetch, "STORE": _store, "SEARCH": _search, "COPY": _copy_move,
-    "MOVE": _copy_move,
+    "MOVE": _copy_move, "SORT": _sort, "THREAD": _thread,
 }
 _UID_COMMANDS = {"FETCH": _fetch, "STORE": _store, "SEARCH": _search, "COPY": _copy_move,
-                 "MOVE": _copy_move, "EXPUNGE": _uid_expunge}
+                 "MOVE": _copy_move, "EXPUNGE": _uid_expunge, "SORT": _sort,
+                 "THREAD": _thread}

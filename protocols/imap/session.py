@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from mailstore import search as S
+from mailstore import sorting, threads
 from mailstore.errors import (
     AlreadyExists,
     InvalidName,
@@ -290,7 +291,8 @@ class Session:
             return " ".join(caps)
         caps += ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "LIST-EXTENDED",
                  "LIST-STATUS", "SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "ESEARCH",
-                 "SEARCHRES", f"APPENDLIMIT={self.server.append_limit}", "UTF8=ACCEPT",
+                 "SEARCHRES", "SORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
+                 f"APPENDLIMIT={self.server.append_limit}", "UTF8=ACCEPT",
                  "BINARY"]
         return " ".join(caps)
 
@@ -738,6 +740,42 @@ class Session:
                 self.untagged("ESEARCH " + " ".join(parts))
         return f"OK {'UID ' if cmd.uid else ''}SEARCH completed"
 
+    async def _matching(self, charset: str | None, criteria: object) -> list[int] | str:
+        """UIDs in this session's view matching SEARCH criteria, or a NO answer."""
+        if charset not in (None, "UTF-8", "US-ASCII"):
+            return "NO [BADCHARSET (UTF-8 US-ASCII)] Only UTF-8 and US-ASCII are supported"
+        hits = await self.store.search.folder(self.selected.folder_id,
+                                              self._resolve_criteria(criteria))
+        return [u for u in hits if self.selected.seq_of(u) is not None]
+
+    async def cmd_sort(self, cmd: C.Sort) -> str:
+        # RFC 5256 §3: the matching messages in the order the sort criteria give.
+        sel = self.selected
+        present = await self._matching(cmd.charset, cmd.criteria)
+        if isinstance(present, str):
+            return present
+        rows = await self.store.messages.sort_fields(sel.folder_id, present)
+        keys = [sorting.SortKey(name, reverse) for name, reverse in cmd.keys]
+        ordered = sorting.sort_uids(rows, keys)
+        numbers = ordered if cmd.uid else [sel.seq_of(u) for u in ordered]
+        self.untagged("SORT" + "".join(f" {n}" for n in numbers))  # RFC 5256 §4
+        return f"OK {'UID ' if cmd.uid else ''}SORT completed"
+
+    async def cmd_thread(self, cmd: C.Thread) -> str:
+        # RFC 5256 §3: threads of the matching messages; UIDs with UID THREAD.
+        sel = self.selected
+        present = await self._matching(cmd.charset, cmd.criteria)
+        if isinstance(present, str):
+            return present
+        rows = await self.store.messages.sort_fields(sel.folder_id, present)
+        if cmd.algorithm == "ORDEREDSUBJECT":
+            found = threads.ordered_subject(rows)
+        else:
+            found = threads.references(rows)
+        number = None if cmd.uid else {r.uid: sel.seq_of(r.uid) for r in rows}
+        self.untagged("THREAD " + threads.render(found, number))  # RFC 5256 §4
+        return f"OK {'UID ' if cmd.uid else ''}THREAD completed"
+
     def _resolve_criteria(self, node: object) -> S.Criterion:
         """SeqKey/UidKey leaves to UID ranges of this session's view."""
         sel = self.selected
@@ -876,8 +914,9 @@ _NOT_AUTH = {"STARTTLS", "LOGIN", "AUTHENTICATE"}
 _AUTH = {"ENABLE", "NAMESPACE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE",
          "UNSUBSCRIBE", "LIST", "LSUB", "STATUS", "APPEND", "IDLE"}
 _SELECTED = {"CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "UID EXPUNGE", "FETCH", "STORE", "SEARCH",
-             "COPY", "MOVE"}
+             "COPY", "MOVE", "SORT", "THREAD"}
 # After these, nothing is synchronised (the mailbox was just (re)opened or closed).
 _NO_SYNC = {"SELECT", "EXAMINE", "CLOSE", "UNSELECT", "LOGOUT", "IDLE"}
 # RFC 9051 §7.5.1: no EXPUNGE response while answering FETCH, STORE or SEARCH.
-_NO_EXPUNGE = {"FETCH", "STORE", "SEARCH"}
+# SORT and THREAD (RFC 5256) answer with sequence numbers like SEARCH, so the same rule.
+_NO_EXPUNGE = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}

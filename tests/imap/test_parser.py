@@ -134,3 +134,45 @@ def test_plausible_token_soup_raises_nothing_but_parse_error(words: list[bytes])
         parse_command(b"t " + b" ".join(words) + b"\r\n")
     except ParseError:
         pass
+
+
+def test_sort_and_thread_take_criteria_charset_and_search_keys() -> None:
+    assert parse(b"a UID SORT (REVERSE DATE subject) UTF-8 SEEN FROM bob") == C.Sort(
+        "a", "SORT", True, (("DATE", True), ("SUBJECT", False)), "UTF-8",
+        S.And((S.Flag("\\Seen"), S.Text("from", "bob"))))
+    assert parse(b"b SORT (ARRIVAL) us-ascii 1:3") == C.Sort(
+        "b", "SORT", False, (("ARRIVAL", False),), "US-ASCII",
+        C.SeqKey(C.SequenceSet(((1, 3),))))
+    assert parse(b"c THREAD REFERENCES UTF-8 ALL") == C.Thread(
+        "c", "THREAD", False, "REFERENCES", "UTF-8", C.ALL)
+    assert parse(b"d UID THREAD orderedsubject \"UTF-8\" UNDELETED") == C.Thread(
+        "d", "THREAD", True, "ORDEREDSUBJECT", "UTF-8", S.Flag("\\Deleted", False))
+
+
+@pytest.mark.parametrize("line", [
+    b"a SORT () UTF-8 ALL", b"a SORT (DATE) UTF-8", b"a SORT (SPEED) UTF-8 ALL",
+    b"a SORT (REVERSE) UTF-8 ALL", b"a SORT DATE UTF-8 ALL", b"a THREAD X UTF-8 ALL",
+    b"a THREAD REFERENCES UTF-8", b"a UID THREAD REFERENCES",
+])
+def test_malformed_sort_and_thread_are_parse_errors_with_the_tag(line: bytes) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse(line)
+    assert caught.value.tag == "a"
+
+
+_SORT_WORDS = st.sampled_from([
+    b"SORT", b"THREAD", b"UID", b"(", b")", b"REVERSE", b"DATE", b"ARRIVAL", b"SUBJECT",
+    b"REFERENCES", b"ORDEREDSUBJECT", b"UTF-8", b"ALL", b"1:*", b"OR", b"{1}\r\nx", b'"',
+    b"FROM", b"REVERSE REVERSE", b"(DATE)", b"\r\n"])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_SORT_WORDS, max_size=10))
+def test_sort_and_thread_token_soup_raises_nothing_but_parse_error(words: list[bytes]) -> None:
+    try:
+        command = parse_command(b"t " + b" ".join(words) + b"\r\n")
+    except ParseError:
+        return
+    if isinstance(command, C.Sort):
+        assert command.keys and all(k in ("ARRIVAL", "DATE", "SUBJECT", "FROM")
+                                    for k, _ in command.keys)
