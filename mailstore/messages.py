@@ -578,6 +578,15 @@ class Messages:
             expunged=[r.uid for r in gone],
         )
 
+    async def deleted_usage(self, folder_id: int) -> tuple[int, int]:
+        """(messages, octets) flagged \\Deleted: what an EXPUNGE would free (STATUS DELETED,
+        RFC 9051 §6.3.11, and DELETED-STORAGE, RFC 9208 §4.3)."""
+        query = select(func.count(), func.coalesce(func.sum(M.c.size), 0)).where(
+            M.c.folder_id == folder_id, M.c.flags.op("&")(F_.DELETED) != 0)
+        async with self.db.read() as conn:
+            count, size = (await conn.execute(query)).one()
+        return int(count), int(size)
+
     async def count(self, folder_id: int) -> int:
         async with self.db.read() as conn:
             return await conn.scalar(

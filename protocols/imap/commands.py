@@ -144,6 +144,21 @@ class Status(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Quota(Command):
+    """GETQUOTA (``target`` a quota root) or GETQUOTAROOT (a mailbox), RFC 9208 §4."""
+
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetQuota(Command):
+    """RFC 9208 §4.1.3 SETQUOTA root (resource limit …)."""
+
+    root: str
+    limits: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Append(Command):
     mailbox: str
     flags: tuple[str, ...]
@@ -217,7 +232,7 @@ ALL = S.And(())
 
 __all__ = [
     "ALL", "Append", "Authenticate", "Command", "CopyMove", "Enable", "Fetch", "FetchItem",
-    "Id", "List", "Login", "MailboxCommand", "Rename", "Search", "SeqKey", "Section",
-    "Select", "SequenceSet", "Simple", "Sort", "Status", "Store", "Thread", "UidExpunge",
-    "UidKey",
+    "Id", "List", "Login", "MailboxCommand", "Quota", "Rename", "Search", "SeqKey", "Section",
+    "Select", "SequenceSet", "SetQuota", "Simple", "Sort", "Status", "Store", "Thread",
+    "UidExpunge", "UidKey",
 ]

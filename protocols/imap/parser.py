@@ -427,6 +427,32 @@ def _status(r: _Reader, tag: str, name: str) -> C.Command:
     return C.Status(tag, name, mailbox, tuple(items))
 
 
+def _quota(r: _Reader, tag: str, name: str) -> C.Command:
+    # RFC 9208 §7: getquota = "GETQUOTA" SP quota-root-name; getquotaroot = … SP mailbox
+    r.sp()
+    return C.Quota(tag, name, r.astring("a quota root") if name == "GETQUOTA" else r.mailbox())
+
+
+def _setquota(r: _Reader, tag: str, name: str) -> C.Command:
+    # RFC 9208 §7: setquota = "SETQUOTA" SP quota-root-name SP setquota-list;
+    # setquota-list = "(" [setquota-resource *(SP setquota-resource)] ")"
+    r.sp()
+    root = r.astring("a quota root")
+    r.sp()
+    r.expect(b"(")
+    limits: list[tuple[str, int]] = []
+    while not r.at(b")"):
+        if limits:
+            r.sp()
+        resource = r.keyword_upper()
+        r.sp()
+        limits.append((resource, r.number("a quota limit")))
+        if len(limits) > 32:
+            raise r.error("too many quota resources")
+    r.pos += 1
+    return C.SetQuota(tag, name, root, tuple(limits))
+
+
 def _append(r: _Reader, tag: str, name: str) -> C.Command:
     r.sp()
     mailbox = r.mailbox()
@@ -779,7 +805,8 @@ _COMMANDS = {
     "SUBSCRIBE": _mailbox_only, "UNSUBSCRIBE": _mailbox_only, "RENAME": _rename,
     "LIST": _list, "LSUB": _list, "STATUS": _status, "APPEND": _append,
     "FETCH": _fetch, "STORE": _store, "SEARCH": _search, "COPY": _copy_move,
-    "MOVE": _copy_move, "SORT": _sort, "THREAD": _thread,
+    "MOVE": _copy_move, "SORT": _sort, "THREAD": _thread, "GETQUOTA": _quota,
+    "GETQUOTAROOT": _quota, "SETQUOTA": _setquota,
 }
 _UID_COMMANDS = {"FETCH": _fetch, "STORE": _store, "SEARCH": _search, "COPY": _copy_move,
                  "MOVE": _copy_move, "EXPUNGE": _uid_expunge, "SORT": _sort,

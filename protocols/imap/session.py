@@ -291,9 +291,9 @@ class Session:
             return " ".join(caps)
         caps += ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "LIST-EXTENDED",
                  "LIST-STATUS", "SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "ESEARCH",
-                 "SEARCHRES", "SORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
-                 f"APPENDLIMIT={self.server.append_limit}", "UTF8=ACCEPT",
-                 "BINARY"]
+                 "SEARCHRES", "SORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "QUOTA",
+                 "QUOTA=RES-STORAGE", f"APPENDLIMIT={self.server.append_limit}",
+                 "UTF8=ACCEPT", "BINARY"]
         return " ".join(caps)
 
     # --- any state ----------------------------------------------------------------------------
@@ -502,32 +502,72 @@ class Session:
             self.send(f"* {cmd.name} ({' '.join(attrs)}) \"/\" ".encode()
                       + self.wire_name(name) + b"\r\n")
             if cmd.status_items and folder is not None:
-                self.send(self._status_line(folder, cmd.status_items))  # RFC 5819
+                self.send(await self._status_line(folder, cmd.status_items))  # RFC 5819
         return f"OK {cmd.name} completed"
 
     cmd_lsub = cmd_list
 
-    def _status_line(self, folder: FolderInfo, items: Sequence[str]) -> bytes:
-        values = []
+    async def _status_line(self, folder: FolderInfo, items: Sequence[str]) -> bytes:
+        values = {
+            "MESSAGES": folder.messages, "UIDNEXT": folder.uidnext,
+            "UIDVALIDITY": folder.uidvalidity, "UNSEEN": folder.unseen,
+            "SIZE": folder.size, "HIGHESTMODSEQ": folder.highestmodseq, "RECENT": 0,
+        }
+        if "DELETED" in items or "DELETED-STORAGE" in items:
+            count, size = await self.store.messages.deleted_usage(folder.id)
+            values["DELETED"] = count  # RFC 9051 §6.3.11
+            values["DELETED-STORAGE"] = _kib(size)  # RFC 9208 §4.3: in units of 1024 octets
+        out = []
         for item in items:
-            value = {
-                "MESSAGES": folder.messages, "UIDNEXT": folder.uidnext,
-                "UIDVALIDITY": folder.uidvalidity, "UNSEEN": folder.unseen,
-                "SIZE": folder.size, "HIGHESTMODSEQ": folder.highestmodseq, "RECENT": 0,
-            }.get(item)
+            value = values.get(item)
             if value is None:
                 raise ParseError(f"unknown STATUS item {item[:40]!r}")
-            values.append(f"{item} {value}")
+            out.append(f"{item} {value}")
         return (b"* STATUS " + self.wire_name(folder.name) + b" ("
-                + " ".join(values).encode() + b")\r\n")
+                + " ".join(out).encode() + b")\r\n")
 
     async def cmd_status(self, cmd: C.Status) -> str:
         folder = await self.folder(cmd.mailbox)
         try:
-            self.send(self._status_line(folder, cmd.items))
+            self.send(await self._status_line(folder, cmd.items))
         except ParseError as exc:
             return f"BAD {exc}"
         return "OK STATUS completed"
+
+    # --- QUOTA (RFC 9208) ---------------------------------------------------------------------
+    # One quota root per account, named "" (RFC 9208 §3.2 lets the server choose the name),
+    # governing every folder, with the STORAGE resource only. An account without a limit has
+    # no quota root at all (§4.1.2: GETQUOTAROOT then lists none).
+    async def _quota_line(self) -> str | None:
+        account = await self.store.accounts.get_by_id(self.account.id)
+        if account.quota_bytes is None:
+            return None
+        # RFC 9208 §5.1: STORAGE is in units of 1024 octets. Usage rounds up (a byte used
+        # shows), the limit down (the client never thinks it has room it does not have).
+        used, limit = _kib(account.used_bytes), account.quota_bytes // 1024
+        return f'QUOTA "" (STORAGE {used} {limit})'
+
+    async def cmd_getquotaroot(self, cmd: C.Quota) -> str:
+        folder = await self.folder(cmd.target)
+        line = await self._quota_line()
+        # RFC 9208 §4.1.2: QUOTAROOT mailbox *(SP root), then a QUOTA response per root.
+        self.send(b"* QUOTAROOT " + self.wire_name(folder.name)
+                  + (b' ""' if line is not None else b"") + b"\r\n")
+        if line is not None:
+            self.untagged(line)
+        return "OK GETQUOTAROOT completed"
+
+    async def cmd_getquota(self, cmd: C.Quota) -> str:
+        line = await self._quota_line() if cmd.target == "" else None
+        if line is None:
+            return "NO [NONEXISTENT] No such quota root"  # RFC 9208 §4.1.1
+        self.untagged(line)
+        return "OK GETQUOTA completed"
+
+    async def cmd_setquota(self, cmd: C.SetQuota) -> str:
+        # RFC 9208 §4.1.3: a server may refuse; limits are the administrator's business.
+        return ("NO [NOPERM] Quotas are set by the administrator "
+                "(tidings user add ADDRESS --quota SIZE)")
 
     async def cmd_append(self, cmd: C.Append) -> str:
         try:
@@ -856,6 +896,11 @@ class Session:
         sel.own = {(u, m) for u, m in sel.own if m > changes.highestmodseq}
 
 
+def _kib(octets: int) -> int:
+    """Octets in 1024-octet units, rounded up (RFC 9208 §5.1 STORAGE)."""
+    return (octets + 1023) // 1024
+
+
 def _no_blob() -> bytes:
     return b""
 
@@ -912,7 +957,8 @@ def _is_loopback(peer: object) -> bool:
 _ANY_STATE = {"CAPABILITY", "NOOP", "LOGOUT", "ID"}
 _NOT_AUTH = {"STARTTLS", "LOGIN", "AUTHENTICATE"}
 _AUTH = {"ENABLE", "NAMESPACE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE",
-         "UNSUBSCRIBE", "LIST", "LSUB", "STATUS", "APPEND", "IDLE"}
+         "UNSUBSCRIBE", "LIST", "LSUB", "STATUS", "APPEND", "IDLE", "GETQUOTA", "GETQUOTAROOT",
+         "SETQUOTA"}
 _SELECTED = {"CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "UID EXPUNGE", "FETCH", "STORE", "SEARCH",
              "COPY", "MOVE", "SORT", "THREAD"}
 # After these, nothing is synchronised (the mailbox was just (re)opened or closed).

@@ -134,5 +134,5 @@ async def test_capabilities_after_login_name_every_extension_that_works(
         "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS",
         "SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "ESEARCH", "SEARCHRES", "SORT",
         "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", f"APPENDLIMIT={imap.server.append_limit}",
-        "UTF8=ACCEPT", "BINARY",
+        "UTF8=ACCEPT", "BINARY", "QUOTA", "QUOTA=RES-STORAGE",
     }

@@ -176,3 +176,15 @@ def test_sort_and_thread_token_soup_raises_nothing_but_parse_error(words: list[b
     if isinstance(command, C.Sort):
         assert command.keys and all(k in ("ARRIVAL", "DATE", "SUBJECT", "FROM")
                                     for k, _ in command.keys)
+
+
+def test_quota_commands_take_a_root_or_a_mailbox_and_resource_limits() -> None:
+    assert parse(b'a GETQUOTA ""') == C.Quota("a", "GETQUOTA", "")
+    assert parse(b"b GETQUOTAROOT INBOX") == C.Quota("b", "GETQUOTAROOT", "INBOX")
+    assert parse(b'c SETQUOTA "" (storage 512 MESSAGE 10)') == C.SetQuota(
+        "c", "SETQUOTA", "", (("STORAGE", 512), ("MESSAGE", 10)))
+    assert parse(b"d SETQUOTA root ()") == C.SetQuota("d", "SETQUOTA", "root", ())
+    for bad in (b"e GETQUOTA", b"e SETQUOTA x (STORAGE)", b"e SETQUOTA x STORAGE 1",
+                b"e GETQUOTAROOT"):
+        with pytest.raises(ParseError):
+            parse(bad)

@@ -157,3 +157,14 @@ async def test_sort_fields_come_from_the_parsed_cache_for_the_asked_uids(
     assert (second.message_id, second.in_reply_to, second.references) == (
         "<m2@x>", "<m1@x>", ("<m0@x>", "<m1@x>"))
     assert await store.messages.sort_fields(folder, []) == []
+
+
+async def test_deleted_usage_counts_and_sums_only_deleted_messages(store: Store,
+                                                                   account) -> None:
+    folder = await inbox_id(store, account)
+    assert await store.messages.deleted_usage(folder) == (0, 0)
+    for n in range(1, 4):
+        await store.messages.append(folder, raw(n))
+    await store.messages.store_flags(folder, [1, 3], ["\\Deleted", "\\Seen"])
+    await store.messages.store_flags(folder, [2], ["\\Seen"])
+    assert await store.messages.deleted_usage(folder) == (2, len(raw(1)) + len(raw(3)))
