@@ -106,10 +106,12 @@ class Enable(Command):
 
 @dataclass(frozen=True, slots=True)
 class Select(Command):
-    """SELECT or EXAMINE (name says which); ``condstore`` is RFC 7162's parameter."""
+    """SELECT or EXAMINE (name says which); ``condstore`` and ``qresync`` are RFC 7162's
+    parameters; ``qresync`` is (uidvalidity, modseq, known UIDs or None)."""
 
     mailbox: str
     condstore: bool = False
+    qresync: tuple[int, int, SequenceSet | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -354,12 +354,50 @@ def _select(r: _Reader, tag: str, name: str) -> C.Command:
     r.sp()
     mailbox = r.mailbox()
     condstore = False
-    if r.maybe_sp():  # RFC 4466 select-params; RFC 7162 §3.1.8 CONDSTORE
-        params = r.paren_list(r.keyword_upper)
-        condstore = "CONDSTORE" in params
-        if any(p != "CONDSTORE" for p in params):
-            raise r.error("unsupported SELECT parameter")
-    return C.Select(tag, name, mailbox, condstore)
+    qresync = None
+    if r.maybe_sp():  # RFC 4466 select-params; RFC 7162 §3.1.8 CONDSTORE, §3.2.5 QRESYNC
+        r.expect(b"(")
+        while not r.at(b")"):
+            if condstore or qresync:
+                r.sp()
+            param = r.keyword_upper()
+            if param == "CONDSTORE":
+                condstore = True
+            elif param == "QRESYNC" and qresync is None:
+                r.sp()
+                qresync = _qresync_params(r)
+            else:
+                raise r.error("unsupported SELECT parameter")
+        r.pos += 1
+    return C.Select(tag, name, mailbox, condstore, qresync)
+
+
+def _qresync_params(r: _Reader) -> tuple[int, int, C.SequenceSet | None]:
+    # RFC 7162 §7: "(" uidvalidity SP mod-sequence-value [SP known-uids]
+    #              [SP seq-match-data] ")"; seq-match-data = "(" known-sequence-set SP
+    #              known-uid-set ")". The match data only narrows the server's search; we
+    #              keep every tombstone, so it is checked for syntax and not used.
+    r.expect(b"(")
+    uidvalidity = r.nz_number("a UIDVALIDITY")
+    r.sp()
+    modseq = r.number("a mod-sequence")
+    if modseq == 0 or modseq >= 2 ** 63:
+        raise r.error("a mod-sequence is 1 to 2^63-1")
+    known = None
+    if r.maybe_sp():
+        if not r.at(b"("):
+            known = r.sequence_set()
+            if known.saved:
+                raise r.error("known-uids cannot be $")
+            r.maybe_sp()
+        if r.at(b"("):
+            r.pos += 1
+            r.sequence_set()
+            r.sp()
+            r.sequence_set()
+            r.expect(b")")
+    r.expect(b")")
+    return uidvalidity, modseq, known
 
 
 def _mailbox_only(r: _Reader, tag: str, name: str) -> C.Command:

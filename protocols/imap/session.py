@@ -95,6 +95,7 @@ class Session:
         self.utf8 = False
         self.rev2 = False
         self.condstore = False
+        self.qresync = False  # RFC 7162 §3.2.3: ENABLE QRESYNC (implies CONDSTORE)
         self.out: list[bytes] = []
         self.out_size = 0
         self.ending = False
@@ -290,7 +291,7 @@ class Session:
                 caps.append("LOGINDISABLED")  # RFC 9051 §6.2.3: no cleartext passwords
             return " ".join(caps)
         caps += ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "LIST-EXTENDED",
-                 "LIST-STATUS", "SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "ESEARCH",
+                 "LIST-STATUS", "SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH",
                  "SEARCHRES", "SORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "QUOTA",
                  "QUOTA=RES-STORAGE", f"APPENDLIMIT={self.server.append_limit}",
                  "UTF8=ACCEPT", "BINARY"]
@@ -371,6 +372,8 @@ class Session:
         for cap in cmd.capabilities:
             if cap == "CONDSTORE":
                 self.condstore = True
+            elif cap == "QRESYNC":
+                self.condstore = self.qresync = True  # RFC 7162 §3.2.3
             elif cap == "UTF8=ACCEPT":
                 self.utf8 = True
             elif cap == "IMAP4REV2":
@@ -403,6 +406,9 @@ class Session:
             self.selected = None
             self.untagged("OK [CLOSED] Previous mailbox closed")  # RFC 7162 §3.2.11
         readonly = cmd.name == "EXAMINE"
+        if cmd.qresync is not None and not self.qresync:
+            # RFC 7162 §3.2.5: the QRESYNC parameter needs ENABLE QRESYNC first.
+            return "BAD Use ENABLE QRESYNC before SELECT with the QRESYNC parameter"
         info = await self.folder(cmd.mailbox)
         # HIGHESTMODSEQ before the UID list: a change in between is reported again, never lost.
         uids = await self.store.messages.uids(info.id)
@@ -423,10 +429,28 @@ class Session:
         self.untagged(f"OK [UIDNEXT {info.uidnext}] Predicted next UID")
         self.untagged(f"OK [HIGHESTMODSEQ {info.highestmodseq}] Highest")  # RFC 7162 §3.1.2.1
         self.untagged(f'LIST () "/" {self.wire_name(info.name).decode()}')
+        if cmd.qresync is not None and cmd.qresync[0] == info.uidvalidity:
+            await self._resync(cmd.qresync[1], cmd.qresync[2])
         mode = "READ-ONLY" if readonly else "READ-WRITE"
         return f"OK [{mode}] {cmd.name} completed"
 
     cmd_examine = cmd_select
+
+    async def _resync(self, modseq: int, known: C.SequenceSet | None) -> None:
+        """RFC 7162 §3.2.5.1: what changed since the client's MODSEQ, for a matching
+        UIDVALIDITY: VANISHED (EARLIER) for expunged known UIDs, then FETCH for changes."""
+        sel = self.selected
+        changes = await self.store.messages.changes_since(sel.folder_id, modseq)
+        gone = [u for u in changes.expunged
+                if sel.seq_of(u) is None and (known is None or _in_set(u, known))]
+        if gone:
+            self.untagged("VANISHED (EARLIER) " + R.sequence_set(gone))
+        for c in changes.changed:
+            seq = sel.seq_of(c.uid)
+            if seq is None:
+                continue  # added after our UID list: the next update announces it
+            self.send(f"* {seq} FETCH (UID {c.uid} FLAGS ".encode()
+                      + R.flag_list(c.flags, c.keywords) + f" MODSEQ ({c.modseq}))\r\n".encode())
 
     async def cmd_create(self, cmd: C.MailboxCommand) -> str:
         name = self.mailbox_name(cmd.mailbox).rstrip(DELIMITER)
@@ -660,6 +684,12 @@ class Session:
 
     def _announce_expunged(self, uids: Sequence[int]) -> None:
         sel = self.selected
+        if self.qresync:
+            # RFC 7162 §3.2.10: once QRESYNC is enabled, VANISHED replaces EXPUNGE.
+            gone = [u for u in uids if sel.expunge(u) is not None]
+            if gone:
+                self.untagged("VANISHED " + R.sequence_set(gone))
+            return
         for uid in sorted(uids, reverse=True):
             seq = sel.expunge(uid)
             if seq is not None:
@@ -667,7 +697,17 @@ class Session:
 
     async def cmd_fetch(self, cmd: C.Fetch) -> str:
         sel = self.selected
+        if cmd.vanished and (not self.qresync or cmd.changed_since is None):
+            # RFC 7162 §3.2.6: VANISHED needs QRESYNC enabled and CHANGEDSINCE.
+            return "BAD The VANISHED modifier needs ENABLE QRESYNC and CHANGEDSINCE"
         uids = sel.resolve(cmd.messages, cmd.uid)
+        if cmd.vanished:
+            # RFC 7162 §3.2.6: expunged UIDs of the set, changed since, before the FETCHes.
+            changes = await self.store.messages.changes_since(sel.folder_id, cmd.changed_since)
+            gone = [u for u in changes.expunged
+                    if sel.seq_of(u) is None and _in_set(u, cmd.messages, sel)]
+            if gone:
+                self.untagged("VANISHED (EARLIER) " + R.sequence_set(gone))
         items = list(cmd.items)
         set_seen = FETCH.sets_seen(items) and not sel.readonly
         if set_seen:
@@ -894,6 +934,14 @@ class Session:
             self.send(f"* {seq} FETCH (UID {c.uid} FLAGS ".encode()
                       + R.flag_list(c.flags, c.keywords) + f"{modseq})\r\n".encode())
         sel.own = {(u, m) for u, m in sel.own if m > changes.highestmodseq}
+
+
+def _in_set(uid: int, uids: C.SequenceSet, sel: Selected | None = None) -> bool:
+    """Whether a UID set names ``uid``, expunged UIDs included: ``*`` stands for any
+    UID above (RFC 9051 §9); ``$`` is the session's saved result (RFC 5182)."""
+    if uids.saved:
+        return sel is not None and uid in sel.saved
+    return any(low <= uid <= high for low, high in uids.resolve(0xFFFFFFFF))
 
 
 def _kib(octets: int) -> int:

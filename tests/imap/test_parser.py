@@ -188,3 +188,36 @@ def test_quota_commands_take_a_root_or_a_mailbox_and_resource_limits() -> None:
                 b"e GETQUOTAROOT"):
         with pytest.raises(ParseError):
             parse(bad)
+
+
+def test_select_takes_condstore_and_qresync_parameters() -> None:
+    assert parse(b"a SELECT INBOX (CONDSTORE)") == C.Select("a", "SELECT", "INBOX", True)
+    assert parse(b"a SELECT INBOX (QRESYNC (67890007 90060115194045000))") == C.Select(
+        "a", "SELECT", "INBOX", False, (67890007, 90060115194045000, None))
+    assert parse(b"a EXAMINE x (QRESYNC (1 2 41,43:211 (1:3 41,43:44)) CONDSTORE)") == \
+        C.Select("a", "EXAMINE", "x", True,
+                 (1, 2, C.SequenceSet(((41, 41), (43, 211)))))
+    for bad in (b"a SELECT INBOX (QRESYNC)", b"a SELECT INBOX (QRESYNC (1))",
+                b"a SELECT INBOX (QRESYNC (0 5))", b"a SELECT INBOX (QRESYNC (1 0))",
+                b"a SELECT INBOX (QRESYNC (1 2 $))", b"a SELECT INBOX (QRESYNC (1 2 (1:2)))",
+                b"a SELECT INBOX (CONDSTORE CONDSTORE X)"):
+        with pytest.raises(ParseError):
+            parse(bad)
+
+
+_SELECT_WORDS = st.sampled_from([
+    b"(", b")", b"QRESYNC", b"CONDSTORE", b"1", b"0", b"99999999999999999999", b"1:*",
+    b"$", b"41,43:211", b"\r\n", b"VANISHED", b"CHANGEDSINCE"])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_SELECT_WORDS, max_size=12), st.sampled_from([b"SELECT INBOX",
+                                                               b"UID FETCH 1:* FLAGS"]))
+def test_select_and_fetch_modifier_soup_raises_nothing_but_parse_error(
+        words: list[bytes], head: bytes) -> None:
+    try:
+        command = parse_command(b"t " + head + b" " + b" ".join(words) + b"\r\n")
+    except ParseError:
+        return
+    if isinstance(command, C.Select) and command.qresync is not None:
+        assert command.qresync[0] >= 1 and command.qresync[1] >= 1
