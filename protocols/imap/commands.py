@@ -203,6 +203,7 @@ class Sort(Command):
     keys: tuple[tuple[str, bool], ...]
     charset: str
     criteria: object  # as in Search
+    returns: tuple[str, ...] | None = None  # RFC 5267 ESORT RETURN options; None: plain SORT
 
 
 @dataclass(frozen=True, slots=True)

@@ -727,6 +727,14 @@ def _sort(r: _Reader, tag: str, name: str, uid: bool = False) -> C.Command:
     # RFC 5256 §5: sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria;
     # sort-criterion = ["REVERSE" SP] sort-key; search-criteria = charset 1*(SP search-key)
     r.sp()
+    returns: tuple[str, ...] | None = None
+    if r.data[r.pos:r.pos + 7].upper() == b"RETURN ":  # RFC 5267 §3.2 ESORT sort-return-opts
+        r.pos += 7
+        returns = tuple(r.paren_list(r.keyword_upper))
+        for option in returns:
+            if option not in ("MIN", "MAX", "ALL", "COUNT"):
+                raise r.error(f"unknown SORT RETURN option {option[:40]!r}")
+        r.sp()
     r.expect(b"(", "'(' before the sort criteria")
     keys: list[tuple[str, bool]] = []
     while True:
@@ -744,7 +752,7 @@ def _sort(r: _Reader, tag: str, name: str, uid: bool = False) -> C.Command:
         r.sp()
     r.sp()
     charset = r.astring("a charset").upper()
-    return C.Sort(tag, "SORT", uid, tuple(keys), charset, _search_keys(r))
+    return C.Sort(tag, "SORT", uid, tuple(keys), charset, _search_keys(r), returns)
 
 
 def _thread(r: _Reader, tag: str, name: str, uid: bool = False) -> C.Command:

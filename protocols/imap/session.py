@@ -292,8 +292,8 @@ class Session:
             return " ".join(caps)
         caps += ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "LIST-EXTENDED",
                  "LIST-STATUS", "SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH",
-                 "SEARCHRES", "SORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "QUOTA",
-                 "QUOTA=RES-STORAGE", f"APPENDLIMIT={self.server.append_limit}",
+                 "SEARCHRES", "SORT", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
+                 "QUOTA", "QUOTA=RES-STORAGE", f"APPENDLIMIT={self.server.append_limit}",
                  "UTF8=ACCEPT", "BINARY"]
         return " ".join(caps)
 
@@ -838,7 +838,24 @@ class Session:
         keys = [sorting.SortKey(name, reverse) for name, reverse in cmd.keys]
         ordered = sorting.sort_uids(rows, keys)
         numbers = ordered if cmd.uid else [sel.seq_of(u) for u in ordered]
-        self.untagged("SORT" + "".join(f" {n}" for n in numbers))  # RFC 5256 §4
+        if cmd.returns is None:
+            self.untagged("SORT" + "".join(f" {n}" for n in numbers))  # RFC 5256 §4
+        else:
+            # RFC 5267 §3.2: ESEARCH in sort order; MIN and MAX are the first and the last
+            # in that order; RETURN () means ALL. ALL lists the numbers one by one (commas),
+            # since a range would say ascending order.
+            options = set(cmd.returns) or {"ALL"}
+            parts = [f'(TAG "{cmd.tag}")'] + (["UID"] if cmd.uid else [])
+            if numbers:
+                if "MIN" in options:
+                    parts.append(f"MIN {numbers[0]}")
+                if "MAX" in options:
+                    parts.append(f"MAX {numbers[-1]}")
+                if "ALL" in options:
+                    parts.append("ALL " + ",".join(str(n) for n in numbers))
+            if "COUNT" in options:
+                parts.append(f"COUNT {len(numbers)}")
+            self.untagged("ESEARCH " + " ".join(parts))
         return f"OK {'UID ' if cmd.uid else ''}SORT completed"
 
     async def cmd_thread(self, cmd: C.Thread) -> str:

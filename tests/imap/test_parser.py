@@ -221,3 +221,11 @@ def test_select_and_fetch_modifier_soup_raises_nothing_but_parse_error(
         return
     if isinstance(command, C.Select) and command.qresync is not None:
         assert command.qresync[0] >= 1 and command.qresync[1] >= 1
+
+
+def test_esort_return_options_before_the_sort_criteria() -> None:
+    assert parse(b"a UID SORT RETURN (MIN COUNT) (DATE) UTF-8 ALL") == C.Sort(
+        "a", "SORT", True, (("DATE", False),), "UTF-8", C.ALL, ("MIN", "COUNT"))
+    assert parse(b"a SORT RETURN () (SIZE) UTF-8 ALL").returns == ()
+    with pytest.raises(ParseError):
+        parse(b"a SORT RETURN (SAVE) (SIZE) UTF-8 ALL")

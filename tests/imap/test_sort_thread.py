@@ -176,3 +176,19 @@ async def test_sort_needs_a_selected_mailbox(imap: LiveImap, store: Store, accou
     ]))
     assert out[b"b"] == [b"b BAD SORT is not allowed now: select a mailbox first\r\n"]
     assert out[b"c"] == [b"c BAD THREAD is not allowed now: select a mailbox first\r\n"]
+
+
+async def test_esort_returns_min_max_count_and_all_in_sort_order(
+        imap: LiveImap, store: Store, account) -> None:
+    await deliver(store, await inbox(store, account), MESSAGES)
+    out = await client_thread(lambda: transcript(imap.port, [
+        f'a LOGIN ann@example.com "{PASSWORD}"'.encode(),
+        b"b SELECT INBOX",
+        b"c UID SORT RETURN (MIN MAX COUNT) (DATE) UTF-8 ALL",
+        b"d SORT RETURN () (REVERSE SIZE) UTF-8 NOT FROM amy",
+        b"e SORT RETURN (ALL COUNT) (DATE) UTF-8 SUBJECT nothing-like-this",
+    ]))
+    # DATE order is 3 1 4 2 6 5: MIN and MAX are the first and the last in that order.
+    assert out[b"c"][0] == b'* ESEARCH (TAG "c") UID MIN 3 MAX 5 COUNT 6\r\n'
+    assert out[b"d"][0] == b'* ESEARCH (TAG "d") ALL 1,3,4,6,5\r\n'  # 638 339 183 157 141
+    assert out[b"e"][0] == b'* ESEARCH (TAG "e") COUNT 0\r\n'
