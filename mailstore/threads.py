@@ -30,6 +30,9 @@ class Node:
     parent: Node | None = None
     row: SortFields | None = None
 
+    def __repr__(self) -> str:  # the default would walk the whole tree and its parents
+        return f"Node(uid={self.uid}, children={len(self.children)})"
+
     def shape(self) -> tuple:
         """(uid, (children's shapes…)): a plain value for comparisons in tests."""
         return (self.uid, tuple(c.shape() for c in self.children))
@@ -110,7 +113,7 @@ def references(rows: Iterable[SortFields]) -> list[Node]:
         if node.parent is None:
             root.children.append(node)
     # Step 3: prune dummies.
-    root.children = _prune(root.children, top=True)
+    root.children = _prune(root.children)
     for child in root.children:
         child.parent = None
     # Step 4: sort the top level by sent date (a dummy by its first child's).
@@ -147,24 +150,39 @@ def _unlink(child: Node) -> None:
     child.parent = None
 
 
-def _prune(nodes: list[Node], top: bool) -> list[Node]:
+def _prune(top: list[Node]) -> list[Node]:
     """RFC 5256 §3 step 3: dummies without children go; dummies with children give way to
-    them, except at the top level, where only a dummy with a single child does."""
-    out: list[Node] = []
-    for node in nodes:
-        node.children = _prune(node.children, top=False)
+    them, except at the top level, where only a dummy with a single child does. Iterative
+    (children before parents), so a reply chain thousands deep needs no recursion."""
+    for node in reversed(_preorder(top)):
+        node.children = _pruned(node.children, top=False)
         for child in node.children:
             child.parent = node
+    return _pruned(top, top=True)
+
+
+def _pruned(nodes: list[Node], top: bool) -> list[Node]:
+    out: list[Node] = []
+    for node in nodes:
         if node.uid is None:
             if not node.children:
                 continue
             if not top or len(node.children) == 1:
-                for child in node.children:
-                    child.parent = node.parent
                 out.extend(node.children)
                 continue
         out.append(node)
     return out
+
+
+def _preorder(top: list[Node]) -> list[Node]:
+    """Every node below ``top``, each before its descendants."""
+    order: list[Node] = []
+    stack = list(top)
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(node.children)
+    return order
 
 
 def _node_key(node: Node) -> tuple[int, int]:
@@ -224,25 +242,33 @@ def _merge_subjects(top: list[Node]) -> list[Node]:
 
 
 def _sort_tree(node: Node) -> None:
-    for child in node.children:
-        _sort_tree(child)
-    node.children.sort(key=_node_key)
+    """Sort every set of siblings, children before parents (a dummy's key is its first
+    child's, so that child must already be in place)."""
+    for each in reversed(_preorder([node])):
+        each.children.sort(key=_node_key)
 
 
 def render(threads: Sequence[Node], number: dict[int, int] | None = None) -> str:
     """RFC 5256 §4 thread-list: ``(1 2 (3)(4 5))``; a dummy shows as its children's
-    list. ``number`` maps UIDs to the numbers to show (sequence numbers); default UIDs."""
-    return "".join("(" + _render(t, number) + ")" for t in threads)
-
-
-def _render(node: Node, number: dict[int, int] | None) -> str:
-    parts: list[str] = []
-    while True:
-        if node.uid is not None:
-            parts.append(str(number[node.uid] if number is not None else node.uid))
-        if len(node.children) == 1:
-            node = node.children[0]
+    list. ``number`` maps UIDs to the numbers to show (sequence numbers); default UIDs.
+    Iterative: a deeply nested thread needs no recursion."""
+    out: list[str] = []
+    stack: list[str | Node] = []
+    for thread in reversed(threads):
+        stack += [")", thread, "("]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
             continue
-        if node.children:
-            parts.append("".join("(" + _render(c, number) + ")" for c in node.children))
-        return " ".join(parts)
+        node, numbers = item, []
+        while True:  # a chain of only children is one run of numbers
+            if node.uid is not None:
+                numbers.append(str(number[node.uid] if number is not None else node.uid))
+            if len(node.children) != 1:
+                break
+            node = node.children[0]
+        out.append(" ".join(numbers) + (" " if numbers and node.children else ""))
+        for child in reversed(node.children):
+            stack += [")", child, "("]
+    return "".join(out)

@@ -205,3 +205,17 @@ def test_sort_to_cc_and_displayfrom_fold_case() -> None:
     assert sort_uids(rows, [SortKey("TO")]) == [3, 2, 1]
     assert sort_uids(rows, [SortKey("CC")]) == [1, 3, 2]
     assert sort_uids(rows, [SortKey("DISPLAYFROM")]) == [2, 3, 1]
+
+
+def test_very_deep_threads_need_no_recursion() -> None:
+    depth = 5000
+    chain = [row(1, "<m1>", subject="deep")] + [
+        row(i, f"<m{i}>", (f"<m{i - 1}>",), "Re: deep") for i in range(2, depth + 1)]
+    assert refs_render(chain) == "(" + " ".join(str(i) for i in range(1, depth + 1)) + ")"
+    # Every message has two replies, one of them a dead end: nesting as deep as the chain.
+    forked = [row(1, "<f1>", subject="fork")]
+    for i in range(2, 2 * depth, 2):
+        forked.append(row(i, f"<f{i}>", (f"<f{i - 1}>",), "Re: fork"))
+        forked.append(row(i + 1, f"<f{i + 1}>", (f"<f{i - 1}>",), "Re: fork"))
+    text = refs_render(forked)
+    assert text.startswith("(1 (2)(3 (4)(5 (6)(7") and text.count("(") == text.count(")")
