@@ -16,6 +16,14 @@ Implementation notes (invariants a maintainer must keep):
 - No exception reaches the client as a traceback: store refusals become ``NO`` with the
   store's one-line reason; anything unexpected is logged and answered ``NO [SERVERBUG]``.
 - A message is acknowledged by APPEND only after the store committed it (durability rule).
+- SORT and THREAD (RFC 5256) reuse the SEARCH translation, then order or thread the
+  stored sort fields (``mailstore.sorting``/``mailstore.threads``); no blob is read.
+- QRESYNC (RFC 7162 §3.2): once enabled, every expunge the session announces is one
+  ``VANISHED uid-set`` instead of ``n EXPUNGE``. ``VANISHED (EARLIER)`` (SELECT with QRESYNC,
+  UID FETCH … VANISHED) only names UIDs no longer in the session's map: an expunge that is
+  still pending is announced later as a plain VANISHED, so sequence numbers stay consistent.
+- QUOTA (RFC 9208): one quota root "" per account with a limit, STORAGE in KiB, read fresh
+  from the account row at each request.
 """
 
 from __future__ import annotations
