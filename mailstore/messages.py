@@ -39,6 +39,7 @@ from mailstore.values import (
     FlagChange,
     MessageSummary,
     NewMessage,
+    SortFields,
     StoredMessage,
 )
 
@@ -509,6 +510,32 @@ class Messages:
                     out.append(FetchRow(*r, "", "", "", "", ""))
             yield out
 
+    async def sort_fields(
+        self, folder_id: int, uids: Sequence[int], batch: int = 2000,
+    ) -> list[SortFields]:
+        """The stored sort and thread fields (RFC 5256) of the given UIDs, ascending by UID.
+
+        Missing UIDs are skipped. Everything comes from ``contents`` as parsed at delivery:
+        SORT and THREAD never read or parse a blob.
+        """
+        wanted = sorted(set(uids))
+        columns = [M.c.uid, M.c.internal_date, M.c.size, C.c.sent_date, C.c.subject,
+                   C.c.subject_base, C.c.sort_from, C.c.sort_to, C.c.sort_cc,
+                   C.c.from_display, C.c.message_id, C.c.in_reply_to, C.c.references]
+        out: list[SortFields] = []
+        for start in range(0, len(wanted), batch):
+            chunk = wanted[start:start + batch]
+            query = (select(*columns).select_from(M.join(C, C.c.id == M.c.content_id))
+                     .where(M.c.folder_id == folder_id,
+                            M.c.uid.between(chunk[0], chunk[-1])).order_by(M.c.uid))
+            async with self.db.read() as conn:
+                rows = (await conn.execute(query)).all()
+            keep = set(chunk) if len(chunk) != chunk[-1] - chunk[0] + 1 else None
+            out.extend(
+                SortFields(*r[:-1], tuple(r[-1].split()) if r[-1] else ())
+                for r in rows if keep is None or r[0] in keep)
+        return out
+
     def read_raw(self, sha256: str) -> bytes:
         return self.blobs.get(sha256)
 
@@ -550,6 +577,15 @@ class Messages:
             changed=[FlagChange(r.uid, r.flags, r.keywords, r.modseq) for r in changed],
             expunged=[r.uid for r in gone],
         )
+
+    async def deleted_usage(self, folder_id: int) -> tuple[int, int]:
+        """(messages, octets) flagged \\Deleted: what an EXPUNGE would free (STATUS DELETED,
+        RFC 9051 §6.3.11, and DELETED-STORAGE, RFC 9208 §4.3)."""
+        query = select(func.count(), func.coalesce(func.sum(M.c.size), 0)).where(
+            M.c.folder_id == folder_id, M.c.flags.op("&")(F_.DELETED) != 0)
+        async with self.db.read() as conn:
+            count, size = (await conn.execute(query)).one()
+        return int(count), int(size)
 
     async def count(self, folder_id: int) -> int:
         async with self.db.read() as conn:

@@ -107,6 +107,29 @@ class FetchRow:
 
 
 @dataclass(frozen=True, slots=True)
+class SortFields:
+    """What IMAP SORT and THREAD (RFC 5256) need of one message, all parsed at delivery.
+
+    ``sent_date`` is None when the Date header was missing or unparsable; ``references``
+    holds the References msg-ids in header order.
+    """
+
+    uid: int
+    internal_date: int
+    size: int
+    sent_date: int | None
+    subject: str
+    subject_base: str
+    sort_from: str
+    sort_to: str
+    sort_cc: str
+    from_display: str
+    message_id: str
+    in_reply_to: str
+    references: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class NewMessage:
     """A message about to be stored: its bytes and the IMAP state it starts with."""
 

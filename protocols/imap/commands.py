@@ -106,10 +106,12 @@ class Enable(Command):
 
 @dataclass(frozen=True, slots=True)
 class Select(Command):
-    """SELECT or EXAMINE (name says which); ``condstore`` is RFC 7162's parameter."""
+    """SELECT or EXAMINE (name says which); ``condstore`` and ``qresync`` are RFC 7162's
+    parameters; ``qresync`` is (uidvalidity, modseq, known UIDs or None)."""
 
     mailbox: str
     condstore: bool = False
+    qresync: tuple[int, int, SequenceSet | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,21 @@ class List(Command):
 class Status(Command):
     mailbox: str
     items: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Quota(Command):
+    """GETQUOTA (``target`` a quota root) or GETQUOTAROOT (a mailbox), RFC 9208 §4."""
+
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetQuota(Command):
+    """RFC 9208 §4.1.3 SETQUOTA root (resource limit …)."""
+
+    root: str
+    limits: tuple[tuple[str, int], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +196,27 @@ class Search(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Sort(Command):
+    """RFC 5256 SORT: ``keys`` are (key name, reverse) in order of precedence."""
+
+    uid: bool
+    keys: tuple[tuple[str, bool], ...]
+    charset: str
+    criteria: object  # as in Search
+    returns: tuple[str, ...] | None = None  # RFC 5267 ESORT RETURN options; None: plain SORT
+
+
+@dataclass(frozen=True, slots=True)
+class Thread(Command):
+    """RFC 5256 THREAD: ``algorithm`` is ORDEREDSUBJECT or REFERENCES."""
+
+    uid: bool
+    algorithm: str
+    charset: str
+    criteria: object  # as in Search
+
+
+@dataclass(frozen=True, slots=True)
 class CopyMove(Command):
     """COPY or MOVE (name says which)."""
 
@@ -197,6 +235,7 @@ ALL = S.And(())
 
 __all__ = [
     "ALL", "Append", "Authenticate", "Command", "CopyMove", "Enable", "Fetch", "FetchItem",
-    "Id", "List", "Login", "MailboxCommand", "Rename", "Search", "SeqKey", "Section",
-    "Select", "SequenceSet", "Simple", "Status", "Store", "UidExpunge", "UidKey",
+    "Id", "List", "Login", "MailboxCommand", "Quota", "Rename", "Search", "SeqKey", "Section",
+    "Select", "SequenceSet", "SetQuota", "Simple", "Sort", "Status", "Store", "Thread",
+    "UidExpunge", "UidKey",
 ]

@@ -354,12 +354,50 @@ def _select(r: _Reader, tag: str, name: str) -> C.Command:
     r.sp()
     mailbox = r.mailbox()
     condstore = False
-    if r.maybe_sp():  # RFC 4466 select-params; RFC 7162 §3.1.8 CONDSTORE
-        params = r.paren_list(r.keyword_upper)
-        condstore = "CONDSTORE" in params
-        if any(p != "CONDSTORE" for p in params):
-            raise r.error("unsupported SELECT parameter")
-    return C.Select(tag, name, mailbox, condstore)
+    qresync = None
+    if r.maybe_sp():  # RFC 4466 select-params; RFC 7162 §3.1.8 CONDSTORE, §3.2.5 QRESYNC
+        r.expect(b"(")
+        while not r.at(b")"):
+            if condstore or qresync:
+                r.sp()
+            param = r.keyword_upper()
+            if param == "CONDSTORE":
+                condstore = True
+            elif param == "QRESYNC" and qresync is None:
+                r.sp()
+                qresync = _qresync_params(r)
+            else:
+                raise r.error("unsupported SELECT parameter")
+        r.pos += 1
+    return C.Select(tag, name, mailbox, condstore, qresync)
+
+
+def _qresync_params(r: _Reader) -> tuple[int, int, C.SequenceSet | None]:
+    # RFC 7162 §7: "(" uidvalidity SP mod-sequence-value [SP known-uids]
+    #              [SP seq-match-data] ")"; seq-match-data = "(" known-sequence-set SP
+    #              known-uid-set ")". The match data only narrows the server's search; we
+    #              keep every tombstone, so it is checked for syntax and not used.
+    r.expect(b"(")
+    uidvalidity = r.nz_number("a UIDVALIDITY")
+    r.sp()
+    modseq = r.number("a mod-sequence")
+    if modseq == 0 or modseq >= 2 ** 63:
+        raise r.error("a mod-sequence is 1 to 2^63-1")
+    known = None
+    if r.maybe_sp():
+        if not r.at(b"("):
+            known = r.sequence_set()
+            if known.saved:
+                raise r.error("known-uids cannot be $")
+            r.maybe_sp()
+        if r.at(b"("):
+            r.pos += 1
+            r.sequence_set()
+            r.sp()
+            r.sequence_set()
+            r.expect(b")")
+    r.expect(b")")
+    return uidvalidity, modseq, known
 
 
 def _mailbox_only(r: _Reader, tag: str, name: str) -> C.Command:
@@ -425,6 +463,32 @@ def _status(r: _Reader, tag: str, name: str) -> C.Command:
     if not items:
         raise r.error("STATUS needs at least one item")
     return C.Status(tag, name, mailbox, tuple(items))
+
+
+def _quota(r: _Reader, tag: str, name: str) -> C.Command:
+    # RFC 9208 §7: getquota = "GETQUOTA" SP quota-root-name; getquotaroot = … SP mailbox
+    r.sp()
+    return C.Quota(tag, name, r.astring("a quota root") if name == "GETQUOTA" else r.mailbox())
+
+
+def _setquota(r: _Reader, tag: str, name: str) -> C.Command:
+    # RFC 9208 §7: setquota = "SETQUOTA" SP quota-root-name SP setquota-list;
+    # setquota-list = "(" [setquota-resource *(SP setquota-resource)] ")"
+    r.sp()
+    root = r.astring("a quota root")
+    r.sp()
+    r.expect(b"(")
+    limits: list[tuple[str, int]] = []
+    while not r.at(b")"):
+        if limits:
+            r.sp()
+        resource = r.keyword_upper()
+        r.sp()
+        limits.append((resource, r.number("a quota limit")))
+        if len(limits) > 32:
+            raise r.error("too many quota resources")
+    r.pos += 1
+    return C.SetQuota(tag, name, root, tuple(limits))
 
 
 def _append(r: _Reader, tag: str, name: str) -> C.Command:
@@ -644,6 +708,64 @@ def _search(r: _Reader, tag: str, name: str, uid: bool = False) -> C.Command:
     return C.Search(tag, "SEARCH", uid, criteria, returns, charset)
 
 
+# RFC 5256 §3 sort-key, with RFC 5957 DISPLAYFROM.
+SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM"})
+THREAD_ALGORITHMS = frozenset({"ORDEREDSUBJECT", "REFERENCES"})
+
+
+def _search_keys(r: _Reader) -> object:
+    """1*(SP search-key) after the charset of SORT and THREAD; returns the criterion."""
+    keys = []
+    while r.maybe_sp():
+        keys.append(_search_key(r, 0))
+    if not keys:
+        raise r.error("expected search criteria")
+    return keys[0] if len(keys) == 1 else S.And(tuple(keys))
+
+
+def _sort(r: _Reader, tag: str, name: str, uid: bool = False) -> C.Command:
+    # RFC 5256 §5: sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria;
+    # sort-criterion = ["REVERSE" SP] sort-key; search-criteria = charset 1*(SP search-key)
+    r.sp()
+    returns: tuple[str, ...] | None = None
+    if r.data[r.pos:r.pos + 7].upper() == b"RETURN ":  # RFC 5267 §3.2 ESORT sort-return-opts
+        r.pos += 7
+        returns = tuple(r.paren_list(r.keyword_upper))
+        for option in returns:
+            if option not in ("MIN", "MAX", "ALL", "COUNT"):
+                raise r.error(f"unknown SORT RETURN option {option[:40]!r}")
+        r.sp()
+    r.expect(b"(", "'(' before the sort criteria")
+    keys: list[tuple[str, bool]] = []
+    while True:
+        key = r.keyword_upper()
+        reverse = key == "REVERSE"
+        if reverse:
+            r.sp()
+            key = r.keyword_upper()
+        if key not in SORT_KEYS:
+            raise r.error(f"unknown sort key {key[:40]!r}")
+        keys.append((key, reverse))
+        if r.at(b")"):
+            r.pos += 1
+            break
+        r.sp()
+    r.sp()
+    charset = r.astring("a charset").upper()
+    return C.Sort(tag, "SORT", uid, tuple(keys), charset, _search_keys(r), returns)
+
+
+def _thread(r: _Reader, tag: str, name: str, uid: bool = False) -> C.Command:
+    # RFC 5256 §5: thread = ["UID" SP] "THREAD" SP thread-alg SP search-criteria
+    r.sp()
+    algorithm = r.keyword_upper()
+    if algorithm not in THREAD_ALGORITHMS:
+        raise r.error(f"unknown threading algorithm {algorithm[:40]!r}")
+    r.sp()
+    charset = r.astring("a charset").upper()
+    return C.Thread(tag, "THREAD", uid, algorithm, charset, _search_keys(r))
+
+
 _FLAG_KEYS = {
     "ANSWERED": ("\\Answered", True), "DELETED": ("\\Deleted", True),
     "DRAFT": ("\\Draft", True), "FLAGGED": ("\\Flagged", True), "SEEN": ("\\Seen", True),
@@ -729,7 +851,9 @@ _COMMANDS = {
     "SUBSCRIBE": _mailbox_only, "UNSUBSCRIBE": _mailbox_only, "RENAME": _rename,
     "LIST": _list, "LSUB": _list, "STATUS": _status, "APPEND": _append,
     "FETCH": _fetch, "STORE": _store, "SEARCH": _search, "COPY": _copy_move,
-    "MOVE": _copy_move,
+    "MOVE": _copy_move, "SORT": _sort, "THREAD": _thread, "GETQUOTA": _quota,
+    "GETQUOTAROOT": _quota, "SETQUOTA": _setquota,
 }
 _UID_COMMANDS = {"FETCH": _fetch, "STORE": _store, "SEARCH": _search, "COPY": _copy_move,
-                 "MOVE": _copy_move, "EXPUNGE": _uid_expunge}
+                 "MOVE": _copy_move, "EXPUNGE": _uid_expunge, "SORT": _sort,
+                 "THREAD": _thread}

@@ -16,6 +16,14 @@ Implementation notes (invariants a maintainer must keep):
 - No exception reaches the client as a traceback: store refusals become ``NO`` with the
   store's one-line reason; anything unexpected is logged and answered ``NO [SERVERBUG]``.
 - A message is acknowledged by APPEND only after the store committed it (durability rule).
+- SORT and THREAD (RFC 5256) reuse the SEARCH translation, then order or thread the
+  stored sort fields (``mailstore.sorting``/``mailstore.threads``); no blob is read.
+- QRESYNC (RFC 7162 §3.2): once enabled, every expunge the session announces is one
+  ``VANISHED uid-set`` instead of ``n EXPUNGE``. ``VANISHED (EARLIER)`` (SELECT with QRESYNC,
+  UID FETCH … VANISHED) only names UIDs no longer in the session's map: an expunge that is
+  still pending is announced later as a plain VANISHED, so sequence numbers stay consistent.
+- QUOTA (RFC 9208): one quota root "" per account with a limit, STORAGE in KiB, read fresh
+  from the account row at each request.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from mailstore import search as S
+from mailstore import sorting, threads
 from mailstore.errors import (
     AlreadyExists,
     InvalidName,
@@ -95,6 +104,7 @@ class Session:
         self.utf8 = False
         self.rev2 = False
         self.condstore = False
+        self.qresync = False  # RFC 7162 §3.2.3: ENABLE QRESYNC (implies CONDSTORE)
         self.out: list[bytes] = []
         self.out_size = 0
         self.ending = False
@@ -290,9 +300,10 @@ class Session:
                 caps.append("LOGINDISABLED")  # RFC 9051 §6.2.3: no cleartext passwords
             return " ".join(caps)
         caps += ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "LIST-EXTENDED",
-                 "LIST-STATUS", "SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "ESEARCH",
-                 "SEARCHRES", f"APPENDLIMIT={self.server.append_limit}", "UTF8=ACCEPT",
-                 "BINARY"]
+                 "LIST-STATUS", "SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH",
+                 "SEARCHRES", "SORT", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
+                 "QUOTA", "QUOTA=RES-STORAGE", f"APPENDLIMIT={self.server.append_limit}",
+                 "UTF8=ACCEPT", "BINARY"]
         return " ".join(caps)
 
     # --- any state ----------------------------------------------------------------------------
@@ -377,6 +388,8 @@ class Session:
         for cap in cmd.capabilities:
             if cap == "CONDSTORE":
                 self.condstore = True
+            elif cap == "QRESYNC":
+                self.condstore = self.qresync = True  # RFC 7162 §3.2.3
             elif cap == "UTF8=ACCEPT":
                 self.utf8 = True
             elif cap == "IMAP4REV2":
@@ -409,6 +422,9 @@ class Session:
             self.selected = None
             self.untagged("OK [CLOSED] Previous mailbox closed")  # RFC 7162 §3.2.11
         readonly = cmd.name == "EXAMINE"
+        if cmd.qresync is not None and not self.qresync:
+            # RFC 7162 §3.2.5: the QRESYNC parameter needs ENABLE QRESYNC first.
+            return "BAD Use ENABLE QRESYNC before SELECT with the QRESYNC parameter"
         info = await self.folder(cmd.mailbox)
         # HIGHESTMODSEQ before the UID list: a change in between is reported again, never lost.
         uids = await self.store.messages.uids(info.id)
@@ -433,10 +449,28 @@ class Session:
         names = {f.name for f in await self.store.folders.list(self.account.id)}
         attrs = " ".join(_list_attributes(info.name, info, names, subscribed=False))
         self.send(f'* LIST ({attrs}) "/" '.encode() + self.wire_name(info.name) + b"\r\n")
+        if cmd.qresync is not None and cmd.qresync[0] == info.uidvalidity:
+            await self._resync(cmd.qresync[1], cmd.qresync[2])
         mode = "READ-ONLY" if readonly else "READ-WRITE"
         return f"OK [{mode}] {cmd.name} completed"
 
     cmd_examine = cmd_select
+
+    async def _resync(self, modseq: int, known: C.SequenceSet | None) -> None:
+        """RFC 7162 §3.2.5.1: what changed since the client's MODSEQ, for a matching
+        UIDVALIDITY: VANISHED (EARLIER) for expunged known UIDs, then FETCH for changes."""
+        sel = self.selected
+        changes = await self.store.messages.changes_since(sel.folder_id, modseq)
+        gone = [u for u in changes.expunged
+                if sel.seq_of(u) is None and (known is None or _in_set(u, known))]
+        if gone:
+            self.untagged("VANISHED (EARLIER) " + R.sequence_set(gone))
+        for c in changes.changed:
+            seq = sel.seq_of(c.uid)
+            if seq is None:
+                continue  # added after our UID list: the next update announces it
+            self.send(f"* {seq} FETCH (UID {c.uid} FLAGS ".encode()
+                      + R.flag_list(c.flags, c.keywords) + f" MODSEQ ({c.modseq}))\r\n".encode())
 
     async def cmd_create(self, cmd: C.MailboxCommand) -> str:
         name = self.mailbox_name(cmd.mailbox).rstrip(DELIMITER)
@@ -506,32 +540,72 @@ class Session:
             self.send(f"* {cmd.name} ({' '.join(attrs)}) \"/\" ".encode()
                       + self.wire_name(name) + b"\r\n")
             if cmd.status_items and folder is not None:
-                self.send(self._status_line(folder, cmd.status_items))  # RFC 5819
+                self.send(await self._status_line(folder, cmd.status_items))  # RFC 5819
         return f"OK {cmd.name} completed"
 
     cmd_lsub = cmd_list
 
-    def _status_line(self, folder: FolderInfo, items: Sequence[str]) -> bytes:
-        values = []
+    async def _status_line(self, folder: FolderInfo, items: Sequence[str]) -> bytes:
+        values = {
+            "MESSAGES": folder.messages, "UIDNEXT": folder.uidnext,
+            "UIDVALIDITY": folder.uidvalidity, "UNSEEN": folder.unseen,
+            "SIZE": folder.size, "HIGHESTMODSEQ": folder.highestmodseq, "RECENT": 0,
+        }
+        if "DELETED" in items or "DELETED-STORAGE" in items:
+            count, size = await self.store.messages.deleted_usage(folder.id)
+            values["DELETED"] = count  # RFC 9051 §6.3.11
+            values["DELETED-STORAGE"] = _kib(size)  # RFC 9208 §4.3: in units of 1024 octets
+        out = []
         for item in items:
-            value = {
-                "MESSAGES": folder.messages, "UIDNEXT": folder.uidnext,
-                "UIDVALIDITY": folder.uidvalidity, "UNSEEN": folder.unseen,
-                "SIZE": folder.size, "HIGHESTMODSEQ": folder.highestmodseq, "RECENT": 0,
-            }.get(item)
+            value = values.get(item)
             if value is None:
                 raise ParseError(f"unknown STATUS item {item[:40]!r}")
-            values.append(f"{item} {value}")
+            out.append(f"{item} {value}")
         return (b"* STATUS " + self.wire_name(folder.name) + b" ("
-                + " ".join(values).encode() + b")\r\n")
+                + " ".join(out).encode() + b")\r\n")
 
     async def cmd_status(self, cmd: C.Status) -> str:
         folder = await self.folder(cmd.mailbox)
         try:
-            self.send(self._status_line(folder, cmd.items))
+            self.send(await self._status_line(folder, cmd.items))
         except ParseError as exc:
             return f"BAD {exc}"
         return "OK STATUS completed"
+
+    # --- QUOTA (RFC 9208) ---------------------------------------------------------------------
+    # One quota root per account, named "" (RFC 9208 §3.2 lets the server choose the name),
+    # governing every folder, with the STORAGE resource only. An account without a limit has
+    # no quota root at all (§4.1.2: GETQUOTAROOT then lists none).
+    async def _quota_line(self) -> str | None:
+        account = await self.store.accounts.get_by_id(self.account.id)
+        if account.quota_bytes is None:
+            return None
+        # RFC 9208 §5.1: STORAGE is in units of 1024 octets. Usage rounds up (a byte used
+        # shows), the limit down (the client never thinks it has room it does not have).
+        used, limit = _kib(account.used_bytes), account.quota_bytes // 1024
+        return f'QUOTA "" (STORAGE {used} {limit})'
+
+    async def cmd_getquotaroot(self, cmd: C.Quota) -> str:
+        folder = await self.folder(cmd.target)
+        line = await self._quota_line()
+        # RFC 9208 §4.1.2: QUOTAROOT mailbox *(SP root), then a QUOTA response per root.
+        self.send(b"* QUOTAROOT " + self.wire_name(folder.name)
+                  + (b' ""' if line is not None else b"") + b"\r\n")
+        if line is not None:
+            self.untagged(line)
+        return "OK GETQUOTAROOT completed"
+
+    async def cmd_getquota(self, cmd: C.Quota) -> str:
+        line = await self._quota_line() if cmd.target == "" else None
+        if line is None:
+            return "NO [NONEXISTENT] No such quota root"  # RFC 9208 §4.1.1
+        self.untagged(line)
+        return "OK GETQUOTA completed"
+
+    async def cmd_setquota(self, cmd: C.SetQuota) -> str:
+        # RFC 9208 §4.1.3: a server may refuse; limits are the administrator's business.
+        return ("NO [NOPERM] Quotas are set by the administrator "
+                "(tidings user add ADDRESS --quota SIZE)")
 
     async def cmd_append(self, cmd: C.Append) -> str:
         try:
@@ -624,6 +698,12 @@ class Session:
 
     def _announce_expunged(self, uids: Sequence[int]) -> None:
         sel = self.selected
+        if self.qresync:
+            # RFC 7162 §3.2.10: once QRESYNC is enabled, VANISHED replaces EXPUNGE.
+            gone = [u for u in uids if sel.expunge(u) is not None]
+            if gone:
+                self.untagged("VANISHED " + R.sequence_set(gone))
+            return
         for uid in sorted(uids, reverse=True):
             seq = sel.expunge(uid)
             if seq is not None:
@@ -631,7 +711,17 @@ class Session:
 
     async def cmd_fetch(self, cmd: C.Fetch) -> str:
         sel = self.selected
+        if cmd.vanished and (not self.qresync or cmd.changed_since is None):
+            # RFC 7162 §3.2.6: VANISHED needs QRESYNC enabled and CHANGEDSINCE.
+            return "BAD The VANISHED modifier needs ENABLE QRESYNC and CHANGEDSINCE"
         uids = sel.resolve(cmd.messages, cmd.uid)
+        if cmd.vanished:
+            # RFC 7162 §3.2.6: expunged UIDs of the set, changed since, before the FETCHes.
+            changes = await self.store.messages.changes_since(sel.folder_id, cmd.changed_since)
+            gone = [u for u in changes.expunged
+                    if sel.seq_of(u) is None and _in_set(u, cmd.messages, sel)]
+            if gone:
+                self.untagged("VANISHED (EARLIER) " + R.sequence_set(gone))
         items = list(cmd.items)
         set_seen = FETCH.sets_seen(items) and not sel.readonly
         if set_seen:
@@ -744,6 +834,59 @@ class Session:
                 self.untagged("ESEARCH " + " ".join(parts))
         return f"OK {'UID ' if cmd.uid else ''}SEARCH completed"
 
+    async def _matching(self, charset: str | None, criteria: object) -> list[int] | str:
+        """UIDs in this session's view matching SEARCH criteria, or a NO answer."""
+        if charset not in (None, "UTF-8", "US-ASCII"):
+            return "NO [BADCHARSET (UTF-8 US-ASCII)] Only UTF-8 and US-ASCII are supported"
+        hits = await self.store.search.folder(self.selected.folder_id,
+                                              self._resolve_criteria(criteria))
+        return [u for u in hits if self.selected.seq_of(u) is not None]
+
+    async def cmd_sort(self, cmd: C.Sort) -> str:
+        # RFC 5256 §3: the matching messages in the order the sort criteria give.
+        sel = self.selected
+        present = await self._matching(cmd.charset, cmd.criteria)
+        if isinstance(present, str):
+            return present
+        rows = await self.store.messages.sort_fields(sel.folder_id, present)
+        keys = [sorting.SortKey(name, reverse) for name, reverse in cmd.keys]
+        ordered = sorting.sort_uids(rows, keys)
+        numbers = ordered if cmd.uid else [sel.seq_of(u) for u in ordered]
+        if cmd.returns is None:
+            self.untagged("SORT" + "".join(f" {n}" for n in numbers))  # RFC 5256 §4
+        else:
+            # RFC 5267 §3.2: ESEARCH in sort order; MIN and MAX are the first and the last
+            # in that order; RETURN () means ALL. ALL lists the numbers one by one (commas),
+            # since a range would say ascending order.
+            options = set(cmd.returns) or {"ALL"}
+            parts = [f'(TAG "{cmd.tag}")'] + (["UID"] if cmd.uid else [])
+            if numbers:
+                if "MIN" in options:
+                    parts.append(f"MIN {numbers[0]}")
+                if "MAX" in options:
+                    parts.append(f"MAX {numbers[-1]}")
+                if "ALL" in options:
+                    parts.append("ALL " + ",".join(str(n) for n in numbers))
+            if "COUNT" in options:
+                parts.append(f"COUNT {len(numbers)}")
+            self.untagged("ESEARCH " + " ".join(parts))
+        return f"OK {'UID ' if cmd.uid else ''}SORT completed"
+
+    async def cmd_thread(self, cmd: C.Thread) -> str:
+        # RFC 5256 §3: threads of the matching messages; UIDs with UID THREAD.
+        sel = self.selected
+        present = await self._matching(cmd.charset, cmd.criteria)
+        if isinstance(present, str):
+            return present
+        rows = await self.store.messages.sort_fields(sel.folder_id, present)
+        if cmd.algorithm == "ORDEREDSUBJECT":
+            found = threads.ordered_subject(rows)
+        else:
+            found = threads.references(rows)
+        number = None if cmd.uid else {r.uid: sel.seq_of(r.uid) for r in rows}
+        self.untagged("THREAD " + threads.render(found, number))  # RFC 5256 §4
+        return f"OK {'UID ' if cmd.uid else ''}THREAD completed"
+
     def _resolve_criteria(self, node: object) -> S.Criterion:
         """SeqKey/UidKey leaves to UID ranges of this session's view."""
         sel = self.selected
@@ -824,6 +967,19 @@ class Session:
         sel.own = {(u, m) for u, m in sel.own if m > changes.highestmodseq}
 
 
+def _in_set(uid: int, uids: C.SequenceSet, sel: Selected | None = None) -> bool:
+    """Whether a UID set names ``uid``, expunged UIDs included: ``*`` stands for any
+    UID above (RFC 9051 §9); ``$`` is the session's saved result (RFC 5182)."""
+    if uids.saved:
+        return sel is not None and uid in sel.saved
+    return any(low <= uid <= high for low, high in uids.resolve(0xFFFFFFFF))
+
+
+def _kib(octets: int) -> int:
+    """Octets in 1024-octet units, rounded up (RFC 9208 §5.1 STORAGE)."""
+    return (octets + 1023) // 1024
+
+
 def _no_blob() -> bytes:
     return b""
 
@@ -896,10 +1052,12 @@ def _is_loopback(peer: object) -> bool:
 _ANY_STATE = {"CAPABILITY", "NOOP", "LOGOUT", "ID"}
 _NOT_AUTH = {"STARTTLS", "LOGIN", "AUTHENTICATE"}
 _AUTH = {"ENABLE", "NAMESPACE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE",
-         "UNSUBSCRIBE", "LIST", "LSUB", "STATUS", "APPEND", "IDLE"}
+         "UNSUBSCRIBE", "LIST", "LSUB", "STATUS", "APPEND", "IDLE", "GETQUOTA", "GETQUOTAROOT",
+         "SETQUOTA"}
 _SELECTED = {"CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "UID EXPUNGE", "FETCH", "STORE", "SEARCH",
-             "COPY", "MOVE"}
+             "COPY", "MOVE", "SORT", "THREAD"}
 # After these, nothing is synchronised (the mailbox was just (re)opened or closed).
 _NO_SYNC = {"SELECT", "EXAMINE", "CLOSE", "UNSELECT", "LOGOUT", "IDLE"}
 # RFC 9051 §7.5.1: no EXPUNGE response while answering FETCH, STORE or SEARCH.
-_NO_EXPUNGE = {"FETCH", "STORE", "SEARCH"}
+# SORT and THREAD (RFC 5256) answer with sequence numbers like SEARCH, so the same rule.
+_NO_EXPUNGE = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}

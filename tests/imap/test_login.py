@@ -118,3 +118,22 @@ async def test_commands_pipelined_after_starttls_end_the_connection(imap: LiveIm
 
     answer, after = await client_thread(scenario)
     assert answer.startswith(b"a BAD") and after == b""
+
+
+async def test_capabilities_after_login_name_every_extension_that_works(
+        imap: LiveImap) -> None:
+    def scenario() -> list[str]:
+        client = imap.login()
+        typ, data = client.capability()
+        client.logout()
+        return data[0].decode().split()
+
+    caps = set(await client_thread(scenario))
+    assert caps == {
+        "IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE",
+        "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS",
+        "SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "SORT",
+        "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
+        f"APPENDLIMIT={imap.server.append_limit}", "UTF8=ACCEPT", "BINARY", "QUOTA",
+        "QUOTA=RES-STORAGE",
+    }

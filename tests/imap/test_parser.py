@@ -134,3 +134,98 @@ def test_plausible_token_soup_raises_nothing_but_parse_error(words: list[bytes])
         parse_command(b"t " + b" ".join(words) + b"\r\n")
     except ParseError:
         pass
+
+
+def test_sort_and_thread_take_criteria_charset_and_search_keys() -> None:
+    assert parse(b"a UID SORT (REVERSE DATE subject) UTF-8 SEEN FROM bob") == C.Sort(
+        "a", "SORT", True, (("DATE", True), ("SUBJECT", False)), "UTF-8",
+        S.And((S.Flag("\\Seen"), S.Text("from", "bob"))))
+    assert parse(b"b SORT (ARRIVAL) us-ascii 1:3") == C.Sort(
+        "b", "SORT", False, (("ARRIVAL", False),), "US-ASCII",
+        C.SeqKey(C.SequenceSet(((1, 3),))))
+    assert parse(b"c THREAD REFERENCES UTF-8 ALL") == C.Thread(
+        "c", "THREAD", False, "REFERENCES", "UTF-8", C.ALL)
+    assert parse(b"d UID THREAD orderedsubject \"UTF-8\" UNDELETED") == C.Thread(
+        "d", "THREAD", True, "ORDEREDSUBJECT", "UTF-8", S.Flag("\\Deleted", False))
+
+
+@pytest.mark.parametrize("line", [
+    b"a SORT () UTF-8 ALL", b"a SORT (DATE) UTF-8", b"a SORT (SPEED) UTF-8 ALL",
+    b"a SORT (REVERSE) UTF-8 ALL", b"a SORT DATE UTF-8 ALL", b"a THREAD X UTF-8 ALL",
+    b"a THREAD REFERENCES UTF-8", b"a UID THREAD REFERENCES",
+])
+def test_malformed_sort_and_thread_are_parse_errors_with_the_tag(line: bytes) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse(line)
+    assert caught.value.tag == "a"
+
+
+_SORT_WORDS = st.sampled_from([
+    b"SORT", b"THREAD", b"UID", b"(", b")", b"REVERSE", b"DATE", b"ARRIVAL", b"SUBJECT",
+    b"REFERENCES", b"ORDEREDSUBJECT", b"UTF-8", b"ALL", b"1:*", b"OR", b"{1}\r\nx", b'"',
+    b"FROM", b"REVERSE REVERSE", b"(DATE)", b"\r\n"])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_SORT_WORDS, max_size=10))
+def test_sort_and_thread_token_soup_raises_nothing_but_parse_error(words: list[bytes]) -> None:
+    try:
+        command = parse_command(b"t " + b" ".join(words) + b"\r\n")
+    except ParseError:
+        return
+    if isinstance(command, C.Sort):
+        assert command.keys and all(k in ("ARRIVAL", "DATE", "SUBJECT", "FROM")
+                                    for k, _ in command.keys)
+
+
+def test_quota_commands_take_a_root_or_a_mailbox_and_resource_limits() -> None:
+    assert parse(b'a GETQUOTA ""') == C.Quota("a", "GETQUOTA", "")
+    assert parse(b"b GETQUOTAROOT INBOX") == C.Quota("b", "GETQUOTAROOT", "INBOX")
+    assert parse(b'c SETQUOTA "" (storage 512 MESSAGE 10)') == C.SetQuota(
+        "c", "SETQUOTA", "", (("STORAGE", 512), ("MESSAGE", 10)))
+    assert parse(b"d SETQUOTA root ()") == C.SetQuota("d", "SETQUOTA", "root", ())
+    for bad in (b"e GETQUOTA", b"e SETQUOTA x (STORAGE)", b"e SETQUOTA x STORAGE 1",
+                b"e GETQUOTAROOT"):
+        with pytest.raises(ParseError):
+            parse(bad)
+
+
+def test_select_takes_condstore_and_qresync_parameters() -> None:
+    assert parse(b"a SELECT INBOX (CONDSTORE)") == C.Select("a", "SELECT", "INBOX", True)
+    assert parse(b"a SELECT INBOX (QRESYNC (67890007 90060115194045000))") == C.Select(
+        "a", "SELECT", "INBOX", False, (67890007, 90060115194045000, None))
+    assert parse(b"a EXAMINE x (QRESYNC (1 2 41,43:211 (1:3 41,43:44)) CONDSTORE)") == \
+        C.Select("a", "EXAMINE", "x", True,
+                 (1, 2, C.SequenceSet(((41, 41), (43, 211)))))
+    for bad in (b"a SELECT INBOX (QRESYNC)", b"a SELECT INBOX (QRESYNC (1))",
+                b"a SELECT INBOX (QRESYNC (0 5))", b"a SELECT INBOX (QRESYNC (1 0))",
+                b"a SELECT INBOX (QRESYNC (1 2 $))", b"a SELECT INBOX (QRESYNC (1 2 (1:2)))",
+                b"a SELECT INBOX (CONDSTORE CONDSTORE X)"):
+        with pytest.raises(ParseError):
+            parse(bad)
+
+
+_SELECT_WORDS = st.sampled_from([
+    b"(", b")", b"QRESYNC", b"CONDSTORE", b"1", b"0", b"99999999999999999999", b"1:*",
+    b"$", b"41,43:211", b"\r\n", b"VANISHED", b"CHANGEDSINCE"])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_SELECT_WORDS, max_size=12), st.sampled_from([b"SELECT INBOX",
+                                                               b"UID FETCH 1:* FLAGS"]))
+def test_select_and_fetch_modifier_soup_raises_nothing_but_parse_error(
+        words: list[bytes], head: bytes) -> None:
+    try:
+        command = parse_command(b"t " + head + b" " + b" ".join(words) + b"\r\n")
+    except ParseError:
+        return
+    if isinstance(command, C.Select) and command.qresync is not None:
+        assert command.qresync[0] >= 1 and command.qresync[1] >= 1
+
+
+def test_esort_return_options_before_the_sort_criteria() -> None:
+    assert parse(b"a UID SORT RETURN (MIN COUNT) (DATE) UTF-8 ALL") == C.Sort(
+        "a", "SORT", True, (("DATE", False),), "UTF-8", C.ALL, ("MIN", "COUNT"))
+    assert parse(b"a SORT RETURN () (SIZE) UTF-8 ALL").returns == ()
+    with pytest.raises(ParseError):
+        parse(b"a SORT RETURN (SAVE) (SIZE) UTF-8 ALL")

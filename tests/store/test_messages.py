@@ -133,3 +133,38 @@ async def test_uids_lists_every_uid_in_order_and_nothing_for_an_empty_folder(
         await store.messages.append(folder, raw(n))
     await store.messages.delete(folder, [3, 7])
     assert await store.messages.uids(folder) == [1, 2, 4, 5, 6, 8, 9, 10, 11, 12]
+
+
+async def test_sort_fields_come_from_the_parsed_cache_for_the_asked_uids(
+        store: Store, account) -> None:
+    folder = await inbox_id(store, account)
+    await store.messages.append(folder, raw(1), internal_date=1_700_000_000)
+    await store.messages.append(folder, (
+        b"From: Zoe Z <Zoe@Example.org>\r\nTo: bob@example.org, c@example.org\r\n"
+        b"Cc: Carl <carl@example.org>\r\nSubject: Re: [list] Fwd: Plans\r\n"
+        b"Date: Mon, 03 Jun 2024 10:00:00 +0000\r\nMessage-ID: <m2@x>\r\n"
+        b"In-Reply-To: <m1@x>\r\nReferences: <m0@x>\r\n <m1@x>\r\n\r\nbody\r\n"))
+    await store.messages.append(folder, raw(3))
+    rows = await store.messages.sort_fields(folder, [2, 1, 99])
+    assert [r.uid for r in rows] == [1, 2]
+    first, second = rows
+    assert first.sent_date is None and first.internal_date == 1_700_000_000
+    assert first.references == () and first.message_id == ""
+    assert second.sent_date == 1717408800
+    assert (second.subject_base, second.sort_from, second.sort_to, second.sort_cc) == (
+        "Plans", "zoe", "bob", "carl")
+    assert second.from_display == "Zoe Z"
+    assert (second.message_id, second.in_reply_to, second.references) == (
+        "<m2@x>", "<m1@x>", ("<m0@x>", "<m1@x>"))
+    assert await store.messages.sort_fields(folder, []) == []
+
+
+async def test_deleted_usage_counts_and_sums_only_deleted_messages(store: Store,
+                                                                   account) -> None:
+    folder = await inbox_id(store, account)
+    assert await store.messages.deleted_usage(folder) == (0, 0)
+    for n in range(1, 4):
+        await store.messages.append(folder, raw(n))
+    await store.messages.store_flags(folder, [1, 3], ["\\Deleted", "\\Seen"])
+    await store.messages.store_flags(folder, [2], ["\\Seen"])
+    assert await store.messages.deleted_usage(folder) == (2, len(raw(1)) + len(raw(3)))
