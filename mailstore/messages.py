@@ -587,6 +587,12 @@ class Messages:
             count, size = (await conn.execute(query)).one()
         return int(count), int(size)
 
+    async def first_unseen(self, folder_id: int) -> int | None:
+        """The lowest UID without \\Seen (IMAP4rev1 SELECT's UNSEEN), or None."""
+        async with self.db.read() as conn:
+            return await conn.scalar(select(func.min(M.c.uid)).where(
+                M.c.folder_id == folder_id, M.c.flags.op("&")(F_.SEEN) == 0))
+
     async def count(self, folder_id: int) -> int:
         async with self.db.read() as conn:
             return await conn.scalar(

@@ -441,14 +441,20 @@ class Session:
         self.untagged(f"{len(uids)} EXISTS")
         if not self.rev2:
             self.untagged("0 RECENT")  # RFC 3501 §7.3.2; this store keeps no \Recent
+            # RFC 3501 §6.3.1: OK [UNSEEN n] names the first unseen message (not in rev2).
+            first = await self.store.messages.first_unseen(info.id) if info.unseen else None
+            seq = self.selected.seq_of(first) if first is not None else None
+            if seq is not None:
+                self.untagged(f"OK [UNSEEN {seq}] First unseen")
         self.untagged(f"OK [UIDVALIDITY {info.uidvalidity}] UIDs valid")
         self.untagged(f"OK [UIDNEXT {info.uidnext}] Predicted next UID")
         self.untagged(f"OK [HIGHESTMODSEQ {info.highestmodseq}] Highest")  # RFC 7162 §3.1.2.1
-        # RFC 9051 §6.3.2: "The list of mailbox attributes MUST be accurate": the same ones
-        # LIST gives the mailbox (mbsync's transcript showed `LIST () "/" "Drafts"`).
-        names = {f.name for f in await self.store.folders.list(self.account.id)}
-        attrs = " ".join(_list_attributes(info.name, info, names, subscribed=False))
-        self.send(f'* LIST ({attrs}) "/" '.encode() + self.wire_name(info.name) + b"\r\n")
+        if self.rev2:
+            # RFC 9051 §6.3.2: "The list of mailbox attributes MUST be accurate": the same
+            # ones LIST gives (mbsync's transcript showed `LIST () "/" "Drafts"`).
+            names = {f.name for f in await self.store.folders.list(self.account.id)}
+            attrs = " ".join(_list_attributes(info.name, info, names, subscribed=False))
+            self.send(f'* LIST ({attrs}) "/" '.encode() + self.wire_name(info.name) + b"\r\n")
         if cmd.qresync is not None and cmd.qresync[0] == info.uidvalidity:
             await self._resync(cmd.qresync[1], cmd.qresync[2])
         mode = "READ-ONLY" if readonly else "READ-WRITE"

@@ -101,3 +101,19 @@ async def test_select_lists_the_mailbox_with_the_attributes_list_gives_it(
                         b'* LIST (\\HasChildren) "/" "lists"\r\n',
                         b'* LIST (\\HasNoChildren) "/" "lists/kernel"\r\n']
     assert selected == out[b"f"][:-1]
+
+
+async def test_rev1_select_names_the_first_unseen_message_and_rev2_does_not(
+        imap: LiveImap, store: Store, account) -> None:
+    folder = (await store.folders.get(account.id, "INBOX")).id
+    for n in range(3):
+        await store.messages.append(folder, simple_message(f"m{n}"),
+                                    flags=["\\Seen"] if n == 0 else [])
+    login = f'a LOGIN ann@example.com "{PASSWORD}"'.encode()
+    rev1 = await client_thread(lambda: transcript(imap.port, [login, b"b SELECT INBOX"]))
+    rev2 = await client_thread(lambda: transcript(imap.port, [
+        login, b"b ENABLE IMAP4rev2", b"c SELECT INBOX"]))
+    # RFC 3501 §6.3.1: the sequence number of the first unseen message.
+    assert b"* OK [UNSEEN 2] First unseen\r\n" in rev1[b"b"]
+    assert not any(line.startswith(b"* LIST") for line in rev1[b"b"])
+    assert not any(b"UNSEEN" in line for line in rev2[b"c"])
