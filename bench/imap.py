@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import socket
 import statistics
 import time
 
-from common import REPO, pg_create, pg_drop, run
-from search import build
+from common import run
+from search import bench_stores
 
 from protocols.imap.server import ImapServer
 
@@ -98,27 +97,8 @@ async def measure(store, runs: int, label: str) -> None:
 
 
 async def main(total: int, runs: int, postgres: bool) -> None:
-    cache = REPO / ".cache" / f"bench-search-{total}"
-    cache.mkdir(parents=True, exist_ok=True)
-    store, _ = await build(f"sqlite+aiosqlite:///{cache / 'tidings.db'}", cache / "blobs",
-                           total)
-    await measure(store, runs, "SQLite")
-    await store.close()
-    if not postgres:
-        return
-    created = await pg_create()
-    if created is None:
-        print("PostgreSQL: skipped (no server reachable)")
-        return
-    name, url = created
-    blobs = cache / "pg-blobs"
-    try:
-        store, _ = await build(url, blobs, total)
-        await measure(store, runs, "PostgreSQL")
-        await store.close()
-    finally:
-        await pg_drop(name)
-        shutil.rmtree(blobs, ignore_errors=True)
+    async for engine, store, _ in bench_stores(total, postgres):
+        await measure(store, runs, engine)
 
 
 if __name__ == "__main__":

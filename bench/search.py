@@ -14,6 +14,7 @@ import dataclasses
 import random
 import shutil
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from common import REPO, message_files, percentiles, pg_create, pg_drop, run
@@ -93,13 +94,18 @@ async def measure(store: Store, folder_id: int, label: str, runs: int) -> None:
         print(f"{name:24s} {hits:6d} hits  {percentiles(samples)}")
 
 
-async def main(total: int, postgres: bool, runs: int) -> None:
+async def bench_stores(total: int, postgres: bool
+                       ) -> AsyncIterator[tuple[str, Store, int]]:
+    """The 100k bench folder on SQLite (kept in .cache) and, if asked, on a fresh PostgreSQL
+    database: (engine, store, folder id), each store closed and dropped after its turn."""
     cache = REPO / ".cache" / f"bench-search-{total}"
     cache.mkdir(parents=True, exist_ok=True)
     store, folder_id = await build(f"sqlite+aiosqlite:///{cache / 'tidings.db'}",
                                    cache / "blobs", total)
-    await measure(store, folder_id, f"SQLite FTS5 trigram, {total} messages", runs)
-    await store.close()
+    try:
+        yield "SQLite", store, folder_id
+    finally:
+        await store.close()
     if not postgres:
         return
     created = await pg_create()
@@ -110,11 +116,19 @@ async def main(total: int, postgres: bool, runs: int) -> None:
     blobs = cache / "pg-blobs"
     try:
         store, folder_id = await build(url, blobs, total)
-        await measure(store, folder_id, f"PostgreSQL pg_trgm, {total} messages", runs)
-        await store.close()
+        try:
+            yield "PostgreSQL", store, folder_id
+        finally:
+            await store.close()
     finally:
         await pg_drop(name)
         shutil.rmtree(blobs, ignore_errors=True)
+
+
+async def main(total: int, postgres: bool, runs: int) -> None:
+    index = {"SQLite": "SQLite FTS5 trigram", "PostgreSQL": "PostgreSQL pg_trgm"}
+    async for engine, store, folder_id in bench_stores(total, postgres):
+        await measure(store, folder_id, f"{index[engine]}, {total} messages", runs)
 
 
 if __name__ == "__main__":
