@@ -824,16 +824,7 @@ class Session:
                 options.discard("SAVE")
                 if not (set(returns) - {"SAVE"}):
                     options = set()
-            parts = [f'(TAG "{cmd.tag}")'] + (["UID"] if cmd.uid else [])
-            if numbers:
-                if "MIN" in options:
-                    parts.append(f"MIN {numbers[0]}")
-                if "MAX" in options:
-                    parts.append(f"MAX {numbers[-1]}")
-                if "ALL" in options:
-                    parts.append(f"ALL {R.sequence_set(numbers)}")
-            if "COUNT" in options:
-                parts.append(f"COUNT {len(numbers)}")
+            parts = _esearch(cmd.tag, cmd.uid, numbers, options, R.sequence_set)
             if uses_modseq and numbers:
                 parts.append(f"MODSEQ {highest}")
             if options or not returns:
@@ -865,16 +856,8 @@ class Session:
             # in that order; RETURN () means ALL. ALL lists the numbers one by one (commas),
             # since a range would say ascending order.
             options = set(cmd.returns) or {"ALL"}
-            parts = [f'(TAG "{cmd.tag}")'] + (["UID"] if cmd.uid else [])
-            if numbers:
-                if "MIN" in options:
-                    parts.append(f"MIN {numbers[0]}")
-                if "MAX" in options:
-                    parts.append(f"MAX {numbers[-1]}")
-                if "ALL" in options:
-                    parts.append("ALL " + ",".join(str(n) for n in numbers))
-            if "COUNT" in options:
-                parts.append(f"COUNT {len(numbers)}")
+            parts = _esearch(cmd.tag, cmd.uid, numbers, options,
+                             lambda ns: ",".join(str(n) for n in ns))
             self.untagged("ESEARCH " + " ".join(parts))
         return f"OK {'UID ' if cmd.uid else ''}SORT completed"
 
@@ -1044,6 +1027,23 @@ def _pattern(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(ch))
     return re.compile("".join(out), re.S)
+
+
+def _esearch(tag: str, uid: bool, numbers: list[int], options: set[str],
+             render_all: Callable[[list[int]], str]) -> list[str]:
+    """RFC 4731 §3.1 ESEARCH result items (MIN, MAX, ALL, COUNT) for the requested options;
+    ``render_all`` writes the ALL list (a sequence set, or SORT's order-keeping commas)."""
+    parts = [f'(TAG "{tag}")'] + (["UID"] if uid else [])
+    if numbers:
+        if "MIN" in options:
+            parts.append(f"MIN {numbers[0]}")
+        if "MAX" in options:
+            parts.append(f"MAX {numbers[-1]}")
+        if "ALL" in options:
+            parts.append(f"ALL {render_all(numbers)}")
+    if "COUNT" in options:
+        parts.append(f"COUNT {len(numbers)}")
+    return parts
 
 
 def _is_loopback(peer: object) -> bool:
