@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 
@@ -87,7 +88,8 @@ class Accounts:
         """Create an account with its default special-use folders."""
         addr = normalise_address(address)
         domain = addr.rpartition("@")[2]
-        pw_hash = hash_password(password)
+        # argon2 takes ~0.1 s of CPU by design: in a thread, so the event loop keeps serving.
+        pw_hash = await asyncio.to_thread(hash_password, password)
         now = int(time.time())
         async with self.db.write() as conn:
             domain_id = await conn.scalar(select(D.c.id).where(D.c.name == domain))
@@ -139,7 +141,8 @@ class Accounts:
 
     async def set_password(self, address: str, password: str) -> None:
         addr = normalise_address(address)
-        pw_hash = hash_password(password)
+        # argon2 takes ~0.1 s of CPU by design: in a thread, so the event loop keeps serving.
+        pw_hash = await asyncio.to_thread(hash_password, password)
         async with self.db.write() as conn:
             result = await conn.execute(
                 update(A).where(A.c.address == addr).values(password_hash=pw_hash)
@@ -157,9 +160,9 @@ class Accounts:
             row = (await conn.execute(select(A).where(A.c.address == addr))).first()
         if row is None or row.disabled:
             # Hash anyway so that unknown users cost as much time as known ones.
-            verify_password(_dummy_hash(), password)
+            await asyncio.to_thread(verify_password, _dummy_hash(), password)
             return None
-        if not verify_password(row.password_hash, password):
+        if not await asyncio.to_thread(verify_password, row.password_hash, password):
             return None
         if needs_rehash(row.password_hash):
             await self.set_password(addr, password)

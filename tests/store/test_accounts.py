@@ -81,3 +81,25 @@ async def test_aliases_map_one_address_to_many(store: Store, account) -> None:
     await store.accounts.add_alias("team@example.com", "bob@example.com")
     assert await store.accounts.alias_targets("Team@example.com") == [
         "ann@example.com", "bob@example.com"]
+
+
+async def test_checking_a_password_leaves_the_event_loop_free(store: Store, account) -> None:
+    """argon2 costs ~0.1 s of CPU per check; on the loop it would stall every connection."""
+    import asyncio
+
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.001)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0.01)
+    before = ticks
+    assert await store.accounts.authenticate("ann@example.com", "correct horse battery")
+    assert await store.accounts.authenticate("ann@example.com", "wrong") is None
+    during = ticks - before
+    task.cancel()
+    assert during >= 20, f"the loop ran only {during} times during two password checks"
