@@ -117,11 +117,6 @@ class LocalDelivery:
             self._runner = asyncio.create_task(self._run())
         return await asyncio.shield(future)
 
-    async def record(self, trace: TraceRecord) -> None:
-        """Record a transaction that delivered nothing (rejected, aborted)."""
-        async with self.db.write() as conn:
-            await insert_traces(conn, [trace])
-
     async def _run(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[:BATCH_LIMIT], self._pending[BATCH_LIMIT:]

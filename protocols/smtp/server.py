@@ -209,7 +209,7 @@ class SmtpServer:
 
     async def _write_trace(self, record: TraceRecord) -> None:
         try:
-            await self.store.delivery.record(record)
+            await self.store.traces.record(record)
         except Exception:
             log.exception("could not write the message trace")
 

@@ -13,27 +13,30 @@ from mailstore.store import Store
 from tests.imap.conftest import PASSWORD, LiveImap, client_thread, inbox, simple_message
 
 
+def idle_until_pushed(port: int, idling: threading.Event) -> tuple[list, float]:
+    """IDLE on INBOX (setting ``idling`` once idle) until the server pushes something;
+    returns what it pushed and when it arrived."""
+    with IMAPClient("127.0.0.1", port, ssl=False, timeout=20) as client:
+        client.login("ann@example.com", PASSWORD)
+        client.select_folder("INBOX")
+        client.idle()
+        idling.set()
+        deadline = time.monotonic() + 10
+        responses: list = []
+        while time.monotonic() < deadline and not responses:
+            responses = client.idle_check(timeout=1)
+        received_at = time.monotonic()
+        client.idle_done()
+        return responses, received_at
+
+
 async def test_idle_receives_mail_delivered_through_the_store_within_a_second(
         imap: LiveImap, store: Store, account) -> None:
     folder = await inbox(store, account)
     idling = threading.Event()
     delivered_at: list[float] = []
 
-    def scenario():
-        with IMAPClient("127.0.0.1", imap.port, ssl=False, timeout=20) as client:
-            client.login("ann@example.com", PASSWORD)
-            client.select_folder("INBOX")
-            client.idle()
-            idling.set()
-            deadline = time.monotonic() + 10
-            responses = []
-            while time.monotonic() < deadline and not responses:
-                responses = client.idle_check(timeout=1)
-            received_at = time.monotonic()
-            client.idle_done()
-            return responses, received_at
-
-    task = asyncio.ensure_future(client_thread(scenario))
+    task = asyncio.ensure_future(client_thread(lambda: idle_until_pushed(imap.port, idling)))
     await asyncio.to_thread(idling.wait, 10)
     await asyncio.sleep(0.1)  # the server has sent "+ idling" and waits
     delivered_at.append(time.monotonic())
@@ -138,26 +141,14 @@ async def test_idle_receives_mail_that_arrives_by_smtp_within_a_second(
     await smtp.start({MX: sock})
     idling = threading.Event()
 
-    def scenario():
-        with IMAPClient("127.0.0.1", imap.port, ssl=False, timeout=20) as client:
-            client.login("ann@example.com", PASSWORD)
-            client.select_folder("INBOX")
-            client.idle()
-            idling.set()
-            deadline = time.monotonic() + 10
-            responses = []
-            while time.monotonic() < deadline and not responses:
-                responses = client.idle_check(timeout=1)
-            client.idle_done()
-            return responses, time.monotonic()
-
     def send() -> float:
         with smtplib.SMTP("127.0.0.1", sock.getsockname()[1], timeout=10) as client:
             client.sendmail("zed@example.org", ["ann@example.com"], simple_message("by smtp"))
             return time.monotonic()
 
     try:
-        task = asyncio.ensure_future(client_thread(scenario))
+        task = asyncio.ensure_future(
+            client_thread(lambda: idle_until_pushed(imap.port, idling)))
         await asyncio.to_thread(idling.wait, 10)
         await asyncio.sleep(0.1)
         accepted_at = await client_thread(send)

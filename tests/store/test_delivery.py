@@ -183,7 +183,7 @@ async def test_trace_records_are_found_by_sender_recipient_and_time(office: Stor
                                                         "ann@example.com/INBOX")])
     ann = (await office.router.resolve("ann@example.com")).local
     await office.delivery.deliver(Delivery(message(), "zed@example.org", ann, trace=accepted))
-    await office.delivery.record(TraceRecord(
+    await office.traces.record(TraceRecord(
         at=2000, listener="smtp", client_ip="192.0.2.9", verdict="rejected",
         mail_from="spam@bad.example", reply="554 5.7.1 relaying denied",
         recipients=[RecipientVerdict("x@elsewhere.org", "rejected", "554 5.7.1")]))
