@@ -1,0 +1,1 @@
+"""Mail that leaves the server: the outbound queue runner and what it needs."""
