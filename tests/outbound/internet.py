@@ -43,6 +43,7 @@ class Remote:
     refuse: set[str] = field(default_factory=set)  # recipients answered 550 5.1.1
     received: list[Received] = field(default_factory=list)
     connections: int = 0
+    delay: float = 0.0  # seconds before answering each DATA
     server: asyncio.AbstractServer | None = None
     released: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -70,6 +71,8 @@ class _Handler:
         if self.remote.mode == HANG:
             await self.remote.released.wait()
             return "451 4.3.0 released"
+        if self.remote.delay:
+            await asyncio.sleep(self.remote.delay)
         self.remote.received.append(Received(
             envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or b"",
             session.ssl is not None, list(envelope.mail_options),
