@@ -108,6 +108,7 @@ class QueueRunner:
         self._tasks: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
         self._saver = _Saver(store)
+        self.claimed = 0  # entries this runner has taken (for the dashboard and tests)
 
     # life cycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -170,6 +171,7 @@ class QueueRunner:
             return 0
         entries = await self.store.outbound.claim(
             self.node, min(room, CLAIM_BATCH), self.settings.lease, now=int(self.clock()))
+        self.claimed += len(entries)
         for entry in entries:
             await self._dispatch(entry)
         return len(entries)
