@@ -167,7 +167,8 @@ class QueueRunner:
 
     async def _claim(self) -> int:
         room = self.settings.in_flight - len(self._work)
-        if room <= 0:
+        # Claiming is a write transaction: take a batch at a time, not one entry per finish.
+        if room <= 0 or (self._work and room < min(CLAIM_BATCH, self.settings.in_flight // 4)):
             return 0
         entries = await self.store.outbound.claim(
             self.node, min(room, CLAIM_BATCH), self.settings.lease, now=int(self.clock()))
