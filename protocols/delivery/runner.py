@@ -74,6 +74,9 @@ class _Work:
     message: bytes
     outstanding: int = 0
     failed_now: list[QueuedRecipient] = field(default_factory=list)
+    # Sent to a server that does not speak DSN although the sender asked NOTIFY=SUCCESS:
+    # RFC 3461 §6.2.2 says we report "relayed" ourselves.
+    relayed: list[QueuedRecipient] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -299,6 +302,9 @@ class QueueRunner:
             recipient.remote = session.host if session else ""
             if answer.code < 300:
                 recipient.state = SENT
+                if session is not None and not session.supports("dsn") and \
+                        _notify_wants(work.entry, recipient.address, "SUCCESS", False):
+                    work.relayed.append(recipient)
             elif answer.code >= 500:
                 recipient.state = FAILED
                 work.failed_now.append(recipient)
@@ -338,6 +344,8 @@ class QueueRunner:
         notices: list[bytes] = []
         if work.failed_now:
             notices += self._reports(entry, work.failed_now, "failed", now)
+        if work.relayed:
+            notices += self._reports(entry, work.relayed, "relayed", now)
         if pending:
             entry.status = QUEUED
             entry.attempts += 1
@@ -368,8 +376,9 @@ class QueueRunner:
         original = entry.message or b""
         if not may_bounce(entry.mail_from, original):
             return []
-        wanted = "FAILURE" if action == "failed" else "DELAY"
-        chosen = [r for r in recipients if _notify_wants(entry, r.address, wanted)]
+        wanted = {"failed": "FAILURE", "delayed": "DELAY", "relayed": "SUCCESS"}[action]
+        chosen = [r for r in recipients
+                  if _notify_wants(entry, r.address, wanted, action != "relayed")]
         if not chosen:
             return []
         statuses = [RecipientStatus(
@@ -434,11 +443,12 @@ async def _unchanged(entry: QueueEntry) -> tuple[str, bytes]:
     return entry.mail_from, entry.message or b""
 
 
-def _notify_wants(entry: QueueEntry, address: str, what: str) -> bool:
-    """RFC 3461 NOTIFY: without it, failures and delays are reported; NEVER reports none."""
+def _notify_wants(entry: QueueEntry, address: str, what: str, default: bool = True) -> bool:
+    """RFC 3461 NOTIFY: without it, failures and delays are reported (``default``), success
+    is not; NEVER reports nothing."""
     notify = entry.recipient_params(address).get("NOTIFY", "")
     if not notify:
-        return True
+        return default
     values = {v.strip().upper() for v in notify.split(",")}
     return what in values
 
@@ -446,7 +456,24 @@ def _notify_wants(entry: QueueEntry, address: str, what: str) -> bool:
 def _orcpt(entry: QueueEntry, address: str) -> str:
     value = entry.recipient_params(address).get("ORCPT", "")
     kind, _, addr = value.partition(";")
-    return addr if kind.strip().lower() == "rfc822" else ""
+    return xtext_decode(addr) if kind.strip().lower() == "rfc822" else ""
+
+
+def xtext_decode(text: str) -> str:
+    """RFC 3461 §4: "+HH" stands for the byte HH; anything malformed is kept as it is."""
+    out, i = bytearray(), 0
+    while i < len(text):
+        if text[i] == "+" and _hex(text[i + 1:i + 3]):
+            out.append(int(text[i + 1:i + 3], 16))
+            i += 3
+        else:
+            out += text[i].encode()
+            i += 1
+    return out.decode("utf-8", "replace")
+
+
+def _hex(pair: str) -> bool:
+    return len(pair) == 2 and all(c in "0123456789ABCDEFabcdef" for c in pair)
 
 
 def _status(reply: str, action: str) -> str:
