@@ -19,6 +19,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from sqlalchemy import Select, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -538,6 +539,21 @@ class Messages:
 
     def read_raw(self, sha256: str) -> bytes:
         return self.blobs.get(sha256)
+
+    def open_raw(self, sha256: str) -> BinaryIO:
+        """The blob as a file to read in chunks (POP3 RETR streams big messages)."""
+        return self.blobs.path(sha256).open("rb")
+
+    async def sizes_and_blobs(self, folder_id: int) -> list[tuple[int, int, str]]:
+        """(uid, size, sha256) of every message, by UID: a POP3 maildrop listing, in one
+        query of the (folder, uid) index joined to the contents, whatever the flags."""
+        query = (
+            select(M.c.uid, M.c.size, C.c.sha256)
+            .select_from(M.join(C, C.c.id == M.c.content_id))
+            .where(M.c.folder_id == folder_id).order_by(M.c.uid)
+        )
+        async with self.db.read() as conn:
+            return [(r.uid, r.size, r.sha256) for r in await conn.execute(query)]
 
     async def uids(self, folder_id: int) -> list[int]:
         """Every UID of the folder, ascending (IMAP SELECT's sequence-number map).
