@@ -229,9 +229,13 @@ class Session:
             self.ending = True
             return
         self.send(P.ok("Begin TLS negotiation now"))
-        await self.flush()
-        await asyncio.wait_for(self.writer.start_tls(self.server.tls_context),
-                               self.server.idle_timeout)
+        data = b"".join(self.out)
+        self.out.clear()
+        self.out_size = 0
+        # No await between this write and start_tls (not even wait_for, which schedules a
+        # task): the client's ClientHello must reach the TLS layer, not the plain reader.
+        self.writer.write(data)
+        await self.writer.start_tls(self.server.tls_context, ssl_handshake_timeout=60)
         self.tls = True
 
     async def cmd_user(self, cmd: P.Command) -> None:

@@ -19,11 +19,18 @@ import pytest
 from mailstore.store import Store
 from mailstore.values import AccountInfo
 from protocols.pop3.server import Pop3Server
-from tests.imap.conftest import PASSWORD, client_tls, tls_dir  # noqa: F401
-from tidings.tls import server_context
+from tests.imap.conftest import PASSWORD, client_tls  # noqa: F401
+from tidings.tls import create_self_signed, server_context
 
 # The machine's non-loopback address (TEST-NET-1): a client there is not on loopback.
 OUTSIDE = "192.0.2.2"
+
+
+@pytest.fixture(scope="session")
+def tls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("tls")
+    create_self_signed(directory, "localhost")
+    return directory
 
 
 def listen(host: str = "127.0.0.1") -> socket.socket:
