@@ -6,10 +6,12 @@ Implementation notes (invariants a maintainer must keep):
 - States (RFC 1939 §3): AUTHORIZATION until a login succeeds and the maildrop is locked,
   TRANSACTION with a ``Maildrop`` snapshot, UPDATE only inside QUIT. A connection that
   ends any other way (dropped, timed out, server shutdown) changes nothing in the store.
-- UPDATE: the DELE-marked messages are removed in one store transaction
-  (``Messages.delete``, the same expunge that IMAP uses: it writes the tombstones and fires
-  ``store.events``, so IMAP IDLE sessions and webmail see the EXPUNGE), then retrieved
-  messages get \\Seen in one more (Dovecot sets \\Seen for RETR, and commits it at QUIT too).
+- UPDATE: the DELE-marked messages are removed in one store transaction (per 10,000)
+  (``Messages.delete_rows``, the same expunge that IMAP uses: it writes the tombstones and
+  fires ``store.events``, so IMAP IDLE sessions and webmail see the EXPUNGE), then retrieved
+  messages get \\Seen in one more (Dovecot sets \\Seen for RETR, and commits it at QUIT
+  too). The client gets +OK once that is committed; the blob files of removed messages are
+  unlinked after the connection is closed and the maildrop lock released.
 - One session per maildrop: the server keeps the account ids in use; the lock is taken
   after the password check and released when the session ends, however it ends.
 - Logins are secure only over TLS or from loopback (as in Dovecot); elsewhere CAPA hides
@@ -48,6 +50,7 @@ MAX_LINE = 4096  # RFC 2449 §4 allows 255 octets; SASL responses may be longer
 IDLE_TIMEOUT = 10 * 60  # RFC 1939 §3: an autologout timer is at least 10 minutes
 CHUNK = 256 * 1024
 FLUSH_AT = 256 * 1024
+DELETE_BATCH = 10_000  # UIDs per expunge transaction at QUIT (bound-parameter limits)
 
 _AUTHORIZATION = {"CAPA", "QUIT", "STLS", "USER", "PASS", "AUTH"}
 _TRANSACTION = {"CAPA", "QUIT", "STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "TOP", "UIDL"}
@@ -81,6 +84,7 @@ class Session:
         self.out: list[bytes] = []
         self.out_size = 0
         self.ending = False
+        self.released: list[int] = []  # contents QUIT left unreferenced; see collect_garbage
 
     # --- I/O -------------------------------------------------------------------------------
     def send(self, data: bytes) -> None:
@@ -161,6 +165,7 @@ class Session:
             self.writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.writer.wait_closed(), 2)
+            await self.collect_garbage()
 
     async def execute(self, line: bytes) -> None:
         try:
@@ -396,17 +401,21 @@ class Session:
     async def update(self) -> None:
         """RFC 1939 §6: remove the marked messages, then say goodbye."""
         md = self.maildrop
+        removed: list[int] = []
         try:
-            removed = await self.store.messages.delete(md.folder_id, md.deleted_uids())
-        except StoreError as exc:
-            log.warning("POP3 QUIT for %s could not delete: %s", self.peer, exc)
-            self.send(P.err("[SYS/TEMP] some deleted messages were not removed; "
-                            "they are still in the maildrop"))
-            return
-        except Exception:
-            log.exception("POP3 QUIT for %s failed", self.peer)
-            self.send(P.err("[SYS/TEMP] some deleted messages were not removed; "
-                            "the problem was logged"))
+            uids = md.deleted_uids()
+            for start in range(0, len(uids), DELETE_BATCH):
+                done, released = await self.store.messages.delete_rows(
+                    md.folder_id, uids[start:start + DELETE_BATCH])
+                removed += done
+                self.released += released
+        except Exception as exc:
+            if isinstance(exc, StoreError):
+                log.warning("POP3 QUIT for %s could not delete: %s", self.peer, exc)
+            else:
+                log.exception("POP3 QUIT for %s failed", self.peer)
+            self.send(P.err(f"[SYS/TEMP] some deleted messages were not removed "
+                            f"({len(removed)} of {len(md.deleted)} were)"))
             return
         try:
             seen = md.seen_uids()
@@ -416,6 +425,16 @@ class Session:
             log.exception("POP3 QUIT for %s could not set \\Seen", self.peer)
         self.send(P.ok(f"{self.server.hostname} signing off ({len(removed)} messages "
                        f"deleted)"))
+
+    async def collect_garbage(self) -> None:
+        """Unlink the blobs that QUIT left unreferenced, after the client has its answer and
+        the maildrop lock is free (thousands of unlinks take seconds on a busy disk)."""
+        released, self.released = self.released, []
+        if released:
+            try:
+                await self.store.messages.collect_garbage(released)
+            except Exception:
+                log.exception("POP3 blob clean-up after QUIT for %s failed", self.peer)
 
 
 _PLAINTEXT_REFUSED = ("[AUTH] plaintext authentication is not allowed on an unencrypted "
