@@ -15,10 +15,12 @@ Implementation notes (invariants a maintainer must keep):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from sqlalchemy import Select, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -44,6 +46,7 @@ from mailstore.values import (
 )
 
 A = Account.__table__
+BATCH = 5000  # ids per IN (...) list: under every backend's bound-parameter limit
 # Called with content ids whose last reference went, after the transaction commits.
 ReleaseHook = Callable[[list[int]], Awaitable[object]]
 
@@ -125,9 +128,15 @@ async def bump_modseq(conn: AsyncConnection, folder_id: int) -> int:
 
 async def release_contents(conn: AsyncConnection, counts: dict[int, int]) -> list[int]:
     """Drop references to contents; returns the ids that reached refcount 0."""
+    by_count: dict[int, list[int]] = {}
     for content_id, n in counts.items():
-        await conn.execute(
-            update(C).where(C.c.id == content_id).values(refcount=C.c.refcount - n))
+        by_count.setdefault(n, []).append(content_id)
+    # One UPDATE per distinct count (almost always just n=1), not one per content: expunging
+    # thousands of messages (POP3 QUIT, IMAP EXPUNGE) stays one short transaction.
+    for n, ids in by_count.items():
+        for start in range(0, len(ids), BATCH):
+            await conn.execute(update(C).where(C.c.id.in_(ids[start:start + BATCH]))
+                               .values(refcount=C.c.refcount - n))
     if not counts:
         return []
     rows = await conn.execute(
@@ -339,10 +348,16 @@ class Messages:
                 return []
             modseq = await bump_modseq(conn, folder_id)
             seen_delta = 0
+            # One UPDATE per distinct result (usually one: "+FLAGS \Seen" on many rows).
+            groups: dict[tuple[int, str], list[int]] = {}
             for r, new_flags, new_words in updates:
-                await conn.execute(update(M).where(M.c.id == r.id).values(
-                    flags=new_flags, keywords=new_words, modseq=modseq))
+                groups.setdefault((new_flags, new_words), []).append(r.id)
                 seen_delta += (new_flags & F_.SEEN) - (r.flags & F_.SEEN)
+            for (new_flags, new_words), ids in groups.items():
+                for start in range(0, len(ids), BATCH):
+                    await conn.execute(update(M).where(M.c.id.in_(ids[start:start + BATCH]))
+                                       .values(flags=new_flags, keywords=new_words,
+                                               modseq=modseq))
             if seen_delta:
                 await conn.execute(update(F).where(F.c.id == folder_id)
                                    .values(unseen_count=F.c.unseen_count - seen_delta))
@@ -367,12 +382,21 @@ class Messages:
 
     async def delete(self, folder_id: int, uids: Iterable[int]) -> list[int]:
         """Remove messages now, whatever their flags (webmail "delete forever")."""
+        removed, released = await self.delete_rows(folder_id, uids)
+        await self.collect_garbage(released)
+        return removed
+
+    async def delete_rows(
+        self, folder_id: int, uids: Iterable[int]
+    ) -> tuple[list[int], list[int]]:
+        """``delete`` in one transaction, without the blob clean-up: (removed UIDs, content
+        ids to pass to ``collect_garbage``), so a caller (POP3 QUIT) can answer its client
+        once the removal is committed, before thousands of files are unlinked."""
         async with self.db.write() as conn:
             removed, released = await self._expunge(conn, folder_id, sorted(set(uids)))
         if removed:
             self.events.notify(folder_id)
-        await self.collect_garbage(released)
-        return removed
+        return removed, released
 
     async def _expunge(
         self, conn: AsyncConnection, folder_id: int, uids: list[int]
@@ -418,9 +442,18 @@ class Messages:
             rows = (await conn.execute(query)).all()
             if rows:
                 await conn.execute(delete(C).where(C.c.id.in_([r.id for r in rows])))
-                for r in rows:
-                    self.blobs.delete(r.sha256)
+                shas = [r.sha256 for r in rows]
+                if len(shas) > 16:
+                    # Thousands of unlinks take seconds: not on the event loop. Still inside
+                    # the transaction, so the rows stay held while their files go.
+                    await asyncio.to_thread(self._delete_blobs, shas)
+                else:
+                    self._delete_blobs(shas)
         return len(rows)
+
+    def _delete_blobs(self, shas: list[str]) -> None:
+        for sha in shas:
+            self.blobs.delete(sha)
 
     # Reading ---------------------------------------------------------------
     async def page(
@@ -538,6 +571,21 @@ class Messages:
 
     def read_raw(self, sha256: str) -> bytes:
         return self.blobs.get(sha256)
+
+    def open_raw(self, sha256: str) -> BinaryIO:
+        """The blob as a file to read in chunks (POP3 RETR streams big messages)."""
+        return self.blobs.path(sha256).open("rb")
+
+    async def sizes_and_blobs(self, folder_id: int) -> list[tuple[int, int, str]]:
+        """(uid, size, sha256) of every message, by UID: a POP3 maildrop listing, in one
+        query of the (folder, uid) index joined to the contents, whatever the flags."""
+        query = (
+            select(M.c.uid, M.c.size, C.c.sha256)
+            .select_from(M.join(C, C.c.id == M.c.content_id))
+            .where(M.c.folder_id == folder_id).order_by(M.c.uid)
+        )
+        async with self.db.read() as conn:
+            return [(r.uid, r.size, r.sha256) for r in await conn.execute(query)]
 
     async def uids(self, folder_id: int) -> list[int]:
         """Every UID of the folder, ascending (IMAP SELECT's sequence-number map).

@@ -31,7 +31,8 @@ DEV_PORTS: dict[str, int] = {
     "pop3s": 1995,
 }
 # Services that `tidings serve` runs today; the others are configured but not yet built.
-RUNNING_SERVICES = ("web", "smtp", "submission", "submissions", "imap", "imaps")
+RUNNING_SERVICES = ("web", "smtp", "submission", "submissions", "imap", "imaps", "pop3",
+                    "pop3s")
 
 
 class ConfigError(Exception):
@@ -109,6 +110,8 @@ submission = true
 submissions = true
 imap = true
 imaps = true
+pop3 = true
+pop3s = true
 
 [smtp]
 # Largest message accepted, e.g. "25M". Base64 makes attachments about a third bigger.

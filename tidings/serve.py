@@ -3,8 +3,8 @@
 Implementation notes:
 - Listening sockets are bound before anything starts, so a taken port or a bad address
   stops the server at once with one line naming the service, the address and the reason.
-- The web app, the three SMTP listeners, IMAP/IMAPS and the outbound queue runner run;
-  later issues add POP3 and the collector as tasks of this same loop.
+- The web app, the three SMTP listeners, IMAP/IMAPS, POP3/POP3S and the outbound queue
+  runner run; a later issue adds the collector as a task of this same loop.
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     imap = await start_imap(runtime, sockets, tls)
+    pop3 = await start_pop3(runtime, sockets, tls)
     tasks = [asyncio.create_task(s.serve(sockets=[sockets["web"]])) for s in servers]
     runtime.store.logins = FailureLimiter(cfg.login_max_failures, cfg.login_lockout_seconds)
     smtp_settings = cfg.smtp or SmtpSettings(cfg.hostname)
@@ -114,6 +115,8 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
         await asyncio.gather(*tasks, return_exceptions=True)
         if imap is not None:
             await imap.close()
+        if pop3 is not None:
+            await pop3.close()
         await runtime.close()
 
 
@@ -145,4 +148,19 @@ async def start_imap(runtime: Runtime, sockets: dict[str, socket.socket],
         await server.start(sockets["imap"])
     if "imaps" in sockets:
         await server.start(sockets["imaps"], implicit_tls=True)
+    return server
+
+
+async def start_pop3(runtime: Runtime, sockets: dict[str, socket.socket],
+                     tls: ssl.SSLContext) -> object | None:
+    """POP3 (STLS) and POP3S (implicit TLS) on their bound sockets, if enabled."""
+    if "pop3" not in sockets and "pop3s" not in sockets:
+        return None
+    from protocols.pop3.server import Pop3Server
+
+    server = Pop3Server(runtime.store, runtime.config.hostname, tls)
+    if "pop3" in sockets:
+        await server.start(sockets["pop3"])
+    if "pop3s" in sockets:
+        await server.start(sockets["pop3s"], implicit_tls=True)
     return server

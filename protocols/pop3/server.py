@@ -1,0 +1,94 @@
+"""The POP3 front door: listening sockets (STLS on 110, implicit TLS on 995) and sessions.
+
+Implementation notes:
+- Sockets are bound by the caller (``tidings serve`` binds every service up front, tests
+  bind port 0); this module only serves them, as tasks of the caller's event loop.
+- One ``Session`` per connection (``session.py``); a session's failure ends that connection
+  only. ``close()`` stops listening and cancels the sessions; a cancelled session deletes
+  nothing (only QUIT enters the UPDATE state).
+- One POP3 session per maildrop (RFC 1939 §8: the server locks the maildrop): the ids of
+  the accounts in a session are kept here, for both ports of this server. With several
+  nodes on one PostgreSQL each node locks for itself; a lock in the database would be the
+  next step.
+- TLS comes from the data folder's certificate. Without TLS, only loopback clients may log
+  in (they count as secure, as in Dovecot); others are offered STLS and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl
+
+from mailstore.store import Store
+from protocols.pop3.session import IDLE_TIMEOUT, MAX_LINE, Session
+
+log = logging.getLogger("tidings.pop3")
+
+
+class Pop3Server:
+    """Serves POP3 on pre-bound sockets for one store."""
+
+    def __init__(
+        self, store: Store, hostname: str = "localhost",
+        tls: ssl.SSLContext | None = None, *, loopback_is_secure: bool = True,
+        failure_delay: float = 1.0, idle_timeout: float = IDLE_TIMEOUT,
+    ) -> None:
+        self.store = store
+        self.hostname = hostname
+        self.tls_context = tls
+        self.loopback_is_secure = loopback_is_secure
+        # Slows each guess; Store.logins locks an address out after repeated failures.
+        self.failure_delay = failure_delay
+        self.idle_timeout = idle_timeout
+        self._in_use: set[int] = set()  # account ids with a POP3 session in TRANSACTION
+        self._servers: list[asyncio.Server] = []
+        self._sessions: set[asyncio.Task] = set()
+
+    def acquire(self, account_id: int) -> bool:
+        """Lock an account's maildrop for one session; False if another holds it."""
+        if account_id in self._in_use:
+            return False
+        self._in_use.add(account_id)
+        return True
+
+    def release(self, account_id: int | None) -> None:
+        if account_id is not None:
+            self._in_use.discard(account_id)
+
+    async def start(self, sock: socket.socket, implicit_tls: bool = False) -> None:
+        """Accept connections on ``sock`` (POP3S when ``implicit_tls``)."""
+        if implicit_tls and self.tls_context is None:
+            raise ValueError("implicit TLS needs a TLS context")
+
+        async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            self._sessions.add(task)
+            try:
+                await Session(self, reader, writer, tls=implicit_tls).run()
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.exception("POP3 session ended by an unexpected error")
+            finally:
+                self._sessions.discard(task)
+
+        server = await asyncio.start_server(
+            connected, sock=sock, ssl=self.tls_context if implicit_tls else None,
+            limit=MAX_LINE, ssl_handshake_timeout=60 if implicit_tls else None)
+        self._servers.append(server)
+
+    async def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        for task in list(self._sessions):
+            task.cancel()
+        for task in list(self._sessions):
+            with contextlib.suppress(BaseException):
+                await task
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 2)
+        self._servers.clear()
