@@ -1,0 +1,1 @@
+"""Outbound delivery: the queue runner, DSN bounces, SRS and DKIM signing."""
