@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from mailstore.dkimkeys import DkimKeyInfo, SigningKey
 from mailstore.errors import AlreadyExists, InvalidName, NotFound
 from mailstore.store import Store
-from protocols.delivery.dkimsign import sign
+from protocols.delivery.dkimsign import relaxed_body, sign
 from tests.cli import assert_one_line_error, run
 from tests.corpus import message_files
 from tests.dnszone import Zone
@@ -126,6 +126,21 @@ def test_signing_never_raises(raw: bytes) -> None:
 
 
 _ED25519 = ed25519.Ed25519PrivateKey.generate()
+
+
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from([b"a", b"b", b" ", b"  ", b"\t", b"\r\n", b"\r", b"\n"]),
+                max_size=40).map(b"".join))
+def test_relaxed_body_canonicalization_agrees_with_dkimpy(body: bytes) -> None:
+    from dkim.canonicalization import Relaxed
+
+    body = body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")  # as SMTP delivers it
+    if body:
+        body += b"\r\n"
+    assert relaxed_body(body) == Relaxed.canonicalize_body(body)
+    # RFC 6376 §3.4.4: whitespace at the end of the last line goes too, with or without CRLF.
+    assert relaxed_body(b"abc \t") == relaxed_body(b"abc\r\n\r\n") == b"abc\r\n"
+    assert relaxed_body(b"") == relaxed_body(b"\r\n\r\n") == b""
 
 
 def _sample() -> list[Path]:
