@@ -20,18 +20,18 @@ Implementation notes (invariants a maintainer must keep):
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailstore.database import Database
 from mailstore.errors import NotFound
 from mailstore.messages import Messages, Prepared, prepare
-from mailstore.models import Content, Folder, Message, Outbound
+from mailstore.models import Content, Folder, Message
+from mailstore.outbound import enqueue_row
 from mailstore.routing import Mailbox
 from mailstore.trace import TraceRecord, insert_traces
 from mailstore.values import NewMessage
@@ -39,7 +39,6 @@ from mailstore.values import NewMessage
 C = Content.__table__
 F = Folder.__table__
 M = Message.__table__
-O = Outbound.__table__  # noqa: E741
 
 BATCH_LIMIT = 200
 # Parsing a big message takes long enough to stall other connections: do it in a thread.
@@ -101,6 +100,8 @@ class LocalDelivery:
         self.duplicate_window = duplicate_window
         self._pending: list[_Job] = []
         self._runner: asyncio.Task[None] | None = None
+        # Called after a commit that queued mail for elsewhere (wakes the queue runner).
+        self.on_queued: Callable[[], None] | None = None
 
     async def deliver(self, delivery: Delivery) -> DeliveryResult:
         """Store the message for every recipient; returns once it is durable."""
@@ -178,6 +179,8 @@ class LocalDelivery:
                         queued[i].append(await _enqueue(conn, job.delivery, part, now))
             await insert_traces(conn, [j.delivery.trace for j in batch if j.delivery.trace])
         self.messages.events.notify(list(plan))  # committed: wake IMAP IDLE and the like
+        if self.on_queued is not None and any(queued):
+            self.on_queued()
         return [DeliveryResult(tuple(stored[i]), tuple(duplicates[i]), tuple(queued[i]))
                 for i in range(len(batch))]
 
@@ -198,12 +201,9 @@ class LocalDelivery:
 
 
 async def _enqueue(conn: AsyncConnection, delivery: Delivery, part: Part, now: int) -> int:
-    return (await conn.execute(insert(O).values(
-        created_at=now, origin=delivery.origin, mail_from=delivery.mail_from,
-        recipients=json.dumps(list(part.external)), dsn=json.dumps(delivery.dsn),
-        message=part.raw, size=len(part.raw), status="queued", attempts=0,
-        next_attempt_at=now,
-    ).returning(O.c.id))).scalar_one()
+    return await enqueue_row(conn, mail_from=delivery.mail_from, recipients=part.external,
+                             message=part.raw, origin=delivery.origin, dsn=delivery.dsn,
+                             now=now)
 
 
 JUNK = "\\Junk"

@@ -14,6 +14,7 @@ from mailstore.events import FolderEvents
 from mailstore.folders import Folders
 from mailstore.lists import Lists
 from mailstore.messages import Messages
+from mailstore.outbound import OutboundQueue
 from mailstore.routing import Router
 from mailstore.search import Search
 from mailstore.throttle import FailureLimiter
@@ -37,6 +38,7 @@ class Store:
         self.lists = Lists(self.db)
         self.delivery = LocalDelivery(self.db, self.messages)
         self.traces = Traces(self.db)
+        self.outbound = OutboundQueue(self.db)
         self.dkim = DkimKeys(self.db)
         # Failed logins per client address, for every front door (tidings.toml [logins]).
         self.logins = FailureLimiter(limit=5, lockout=900)

@@ -22,6 +22,7 @@ from mailstore.database import DatabaseURLError
 from mailstore.errors import StoreError
 from mailstore.mailboxes import NotAMailbox, count_messages
 from tidings import config as config_mod
+from tidings import queuecmd
 from tidings.config import ConfigError
 from tidings.runtime import Runtime, RuntimeProblem, init_data_dir
 
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="an ISO date/time (2026-12-01 or 2026-12-01T09:30) or an age "
                             "such as 2h or 3d")
     trace.add_argument("--limit", type=int, default=100)
+    queuecmd.add_parser(sub, common)
     return parser
 
 
@@ -359,6 +361,10 @@ async def cmd_dkim(args: argparse.Namespace) -> int:
     return await with_runtime(args, run)
 
 
+async def cmd_queue(args: argparse.Namespace) -> int:
+    return await with_runtime(args, lambda rt: queuecmd.run(args, rt))
+
+
 async def cmd_init(args: argparse.Namespace) -> int:
     password = secrets.token_urlsafe(12)
     result = await init_data_dir(args.data, args.admin, password, args.hostname)
@@ -376,7 +382,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
     "init": cmd_init, "serve": cmd_serve, "domain": cmd_domain, "user": cmd_user,
     "import": cmd_import, "export": cmd_export, "trace": cmd_trace, "alias": cmd_alias,
-    "list": cmd_list, "dkim": cmd_dkim,
+    "list": cmd_list, "queue": cmd_queue, "dkim": cmd_dkim,
 }
 
 

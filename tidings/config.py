@@ -14,6 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from protocols.delivery.settings import DeliverySettings, parse_delivery
 from protocols.smtp.limits import parse_networks
 from protocols.smtp.settings import ListenerSettings, SmtpSettings
 
@@ -48,6 +49,7 @@ class Config:
     secret_key: str
     messages_per_page: int = 50
     smtp: SmtpSettings | None = None
+    delivery: DeliverySettings | None = None
     login_max_failures: int = 5
     login_lockout_seconds: int = 900
     extra: dict[str, object] = field(default_factory=dict)
@@ -139,6 +141,38 @@ duplicate_window_hours = 168
 [smtp.deny]
 # Per service, networks that may not connect, e.g. smtp = ["203.0.113.0/24"]
 
+[delivery]
+# How mail leaves: "direct" to each recipient domain's mail servers (MX), or a list of
+# smart host names from [[delivery.smarthost]] below, tried in order. Many ISPs block
+# direct delivery from home and office lines; then use your ISP's server as a smart host.
+via = "direct"
+# Retries after a temporary failure: these waits, then the last one again and again.
+retry = ["5m", "15m", "30m", "1h", "2h", "4h"]
+# The sender is told after this long that the message is still waiting ...
+delay_notice_after = "4h"
+# ... and gets it back (a bounce) after this long.
+expire_after = "5d"
+connections_per_destination = 4
+max_connections = 50
+# The port of the recipients' mail servers (25 on the internet).
+mx_port = 25
+# DNS servers for MX lookups; empty: the same as [smtp] dns_servers.
+dns_servers = []
+#
+# A smart host (repeat the block for a fallback):
+# [[delivery.smarthost]]
+# name = "isp"
+# host = "smtp.isp.example"
+# port = 587
+# tls = "starttls"            # starttls (required), implicit (port 465) or none
+# username = "office@isp.example"
+# password = "secret"
+#
+# Send one domain (or one address) another way than `via`:
+# [[delivery.route]]
+# senders = ["example.org", "boss@example.com"]
+# via = ["isp"]               # or "direct"
+
 [logins]
 # After this many failed logins from one address (SMTP AUTH, IMAP, POP3, webmail together),
 # that address must wait lockout_seconds before it may try again.
@@ -217,9 +251,18 @@ def parse(raw: dict, data_dir: Path, source: str = CONFIG_NAME) -> Config:
     return Config(
         data_dir=data_dir, hostname=hostname, bind=bind, ports=ports, enabled=enabled,
         database_url=url or default_database_url(data_dir), secret_key=secret,
-        messages_per_page=per_page, smtp=parse_smtp(raw, hostname, source),
+        messages_per_page=per_page, smtp=(smtp := parse_smtp(raw, hostname, source)),
+        delivery=_delivery(raw, hostname, smtp.dns_servers, source),
         **parse_logins(raw, source),
     )
+
+
+def _delivery(raw: dict, hostname: str, dns_servers: tuple[str, ...],
+              source: str) -> DeliverySettings:
+    try:
+        return parse_delivery(_table(raw, "delivery", source), hostname, dns_servers)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
 
 
 def parse_logins(raw: dict, source: str) -> dict[str, int]:

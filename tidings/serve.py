@@ -3,14 +3,15 @@
 Implementation notes:
 - Listening sockets are bound before anything starts, so a taken port or a bad address
   stops the server at once with one line naming the service, the address and the reason.
-- The web app, the three SMTP listeners and IMAP/IMAPS run; later issues add POP3,
-  delivery and the collector as tasks of this same loop.
+- The web app, the three SMTP listeners, IMAP/IMAPS and the outbound queue runner run;
+  later issues add POP3 and the collector as tasks of this same loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import hashlib
 import signal
 import socket
 import ssl
@@ -19,7 +20,9 @@ import sys
 import uvicorn
 
 from mailstore.throttle import FailureLimiter
-from protocols.smtp.checks import build_checks
+from protocols.delivery.runner import QueueRunner
+from protocols.delivery.settings import DeliverySettings
+from protocols.smtp.checks import build_checks, resolver_for
 from protocols.smtp.server import SmtpServer
 from protocols.smtp.settings import MX, SUBMISSION, SUBMISSIONS, SmtpSettings
 from tidings.config import RUNNING_SERVICES, Config
@@ -94,6 +97,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     smtp = SmtpServer(runtime.store, smtp_settings, tls, sender_check=sender,
                       connect_check=connect)
     await smtp.start({name: sock for name, sock in sockets.items() if name in SMTP_SERVICES})
+    runner = await start_delivery(runtime)
     for name, sock in sockets.items():
         host, port = sock.getsockname()[:2]
         where = f"http://{host}:{port}/" if name == "web" else f"{host}:{port}"
@@ -106,10 +110,27 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
         for s in servers:
             s.should_exit = True
         await smtp.stop()
+        await runner.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
         if imap is not None:
             await imap.close()
         await runtime.close()
+
+
+async def start_delivery(runtime: Runtime) -> QueueRunner:
+    """The outbound queue runner, named after this host and data folder: after a crash,
+    the restarted server takes back at once what it had been sending."""
+    cfg = runtime.config
+    settings = cfg.delivery or DeliverySettings(cfg.hostname)
+    node = f"{socket.gethostname()}:{hashlib.sha256(bytes(cfg.data_dir)).hexdigest()[:8]}"
+    try:
+        resolver = resolver_for(settings.dns_servers)
+    except RuntimeError as exc:  # no resolv.conf: smart hosts still work, MX lookups fail
+        print(f"tidings: warning: {exc}", file=sys.stderr, flush=True)
+        resolver = resolver_for(["127.0.0.1"])
+    runner = QueueRunner(runtime.store, settings, resolver, node=node)
+    await runner.start()
+    return runner
 
 
 async def start_imap(runtime: Runtime, sockets: dict[str, socket.socket],

@@ -1,1 +1,1 @@
-"""Outbound delivery: the queue runner, DSN bounces, SRS and DKIM signing."""
+"""Mail that leaves the server: the outbound queue runner and what it needs."""

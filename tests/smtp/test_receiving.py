@@ -142,16 +142,13 @@ async def test_loopback_may_not_relay_without_auth_but_a_listed_network_may(
 
 async def test_authenticated_user_relays_and_the_message_waits_in_the_queue(
         smtp: RunningSmtp) -> None:
-    from sqlalchemy import select
-
-    from mailstore.models import Outbound
-
     assert await asyncio.to_thread(send, smtp.ports[SUBMISSION], "ann@example.com",
                                    ["carol@elsewhere.org", "bob@example.com"], MESSAGE,
                                    user="ann@example.com", password=PASSWORD) == {}
-    async with smtp.store.db.read() as conn:
-        row = (await conn.execute(select(Outbound.__table__))).one()
-    assert row.recipients == '["carol@elsewhere.org"]' and row.origin == SUBMISSION
+    [summary] = await smtp.store.outbound.list()
+    row = await smtp.store.outbound.get(summary.id)
+    assert [r.address for r in row.pending()] == ["carol@elsewhere.org"]
+    assert row.origin == SUBMISSION
     assert row.message.endswith(MESSAGE.replace(b"\r\n.leading", b"\r\n.leading"))
     [copy] = await inbox(smtp.store, "bob@example.com")
     assert b"(authenticated as ann@example.com)" in copy

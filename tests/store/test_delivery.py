@@ -140,16 +140,12 @@ async def test_same_message_id_within_the_window_is_stored_once(office: Store) -
 
 
 async def test_external_recipients_wait_in_the_outbound_queue(office: Store) -> None:
-    from sqlalchemy import select
-
-    from mailstore.models import Outbound
-
     result = await office.delivery.deliver(Delivery(
         message(), "ann@example.com", (), ("carol@elsewhere.org",), origin="submission"))
     assert len(result.queued) == 1
-    async with office.db.read() as conn:
-        row = (await conn.execute(select(Outbound.__table__))).one()
-    assert row.message == message() and row.status == "queued"
+    entry = await office.outbound.get(result.queued[0])
+    assert entry.message == message() and entry.status == "queued"
+    assert [r.address for r in entry.pending()] == ["carol@elsewhere.org"]
 
 
 async def test_concurrent_deliveries_share_transactions_and_all_arrive(office: Store) -> None:
