@@ -13,13 +13,18 @@ Implementation notes:
   the posting policy of every list on the way is checked against the envelope sender.
 - Domains are tenants: an address is local only when its domain is a local domain, and the
   local part is matched only within that domain (no cross-domain implicit mapping).
+- SRS (``Router.srs``, set by ``tidings serve``): an ``SRS0=…``/``SRS1=…`` address in a local
+  domain is a bounce of mail we forwarded; it routes to the address it stands for (usually
+  external, so relaying is allowed for it). One we did not make (bad hash, expired) is
+  UnknownRecipient. The check comes before address validation: SRS local parts may be
+  longer than 64 characters.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -82,6 +87,17 @@ class _Expansion:
     list: ListInfo | None = None
 
 
+class SenderRewriting(Protocol):
+    """What the router needs of SRS (``protocols.delivery.srs.Srs``; mailstore does not
+    import front doors)."""
+
+    def is_srs(self, local_part: str) -> bool: ...
+
+    def reverse(self, address: str) -> str:
+        """The original address; raises ValueError when the address is not a valid one."""
+        ...
+
+
 def split_plus(address: str) -> tuple[str, str | None]:
     """``ann+news@x`` → (``ann@x``, ``news``); addresses without a tag come back as given."""
     local, _, domain = address.rpartition("@")
@@ -98,6 +114,7 @@ def _specificity(pattern: str) -> tuple[int, str]:
 class Router:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.srs: SenderRewriting | None = None
 
     async def is_local_domain(self, domain: str) -> bool:
         async with self.db.read() as conn:
@@ -106,6 +123,10 @@ class Router:
     async def resolve(self, address: str, sender: str | None = None) -> Route:
         """The route for one recipient, or NotLocal / UnknownRecipient / RoutingLoop /
         PostingDenied (a list the envelope ``sender`` may not post to)."""
+        if self.srs is not None:
+            route = await self._srs_route(address, sender)
+            if route is not None:
+                return route
         try:
             addr = normalise_address(address)
         except StoreError as exc:
@@ -122,6 +143,23 @@ class Router:
                 raise MailboxDisabled(f"<{addr}>: mailbox disabled")
             raise UnknownRecipient(f"<{addr}>: no such user here")
         return Route(addr, tuple(result.local.values()), tuple(result.external), result.list)
+
+    async def _srs_route(self, address: str, sender: str | None) -> Route | None:
+        """The route of a bounce to an SRS address of ours; None when it is not one."""
+        assert self.srs is not None
+        text = address.strip()
+        local, at, domain = text.rpartition("@")
+        if not at or not self.srs.is_srs(local) or not await self.is_local_domain(domain):
+            return None
+        try:
+            original = self.srs.reverse(text)
+        except ValueError as exc:
+            raise UnknownRecipient(str(exc)) from exc
+        try:  # the original sender may be one of ours (another local domain)
+            route = await self.resolve(original, sender)
+        except NotLocal:
+            return Route(text.lower(), (), (original,))
+        return Route(text.lower(), route.local, route.external, route.list)
 
     async def _expand(self, conn: AsyncConnection, addr: str, tag: str | None, depth: int,
                       seen: set[str], out: _Expansion, sender: str | None = None) -> None:

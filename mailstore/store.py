@@ -9,6 +9,7 @@ from mailstore.accounts import Accounts
 from mailstore.blobs import BlobStore
 from mailstore.database import Database
 from mailstore.delivery import LocalDelivery
+from mailstore.dkimkeys import DkimKeys
 from mailstore.events import FolderEvents
 from mailstore.folders import Folders
 from mailstore.lists import Lists
@@ -38,6 +39,7 @@ class Store:
         self.delivery = LocalDelivery(self.db, self.messages)
         self.traces = Traces(self.db)
         self.outbound = OutboundQueue(self.db)
+        self.dkim = DkimKeys(self.db)
         # Failed logins per client address, for every front door (tidings.toml [logins]).
         self.logins = FailureLimiter(limit=5, lockout=900)
 

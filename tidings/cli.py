@@ -105,6 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
         member.add_argument("--sender", action="store_true",
                             help="an allowed sender (policy senders), not a member")
 
+    dkim = sub.add_parser("dkim", help="DKIM signing keys of our domains").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    generate = dkim.add_parser("generate", parents=[common],
+                               help="make a key and print the DNS record to publish")
+    generate.add_argument("domain")
+    generate.add_argument("--selector", default="tidings",
+                          help="the key's name in DNS (default tidings)")
+    generate.add_argument("--algorithm", choices=("rsa", "ed25519"), default="rsa",
+                          help="rsa (2048 bits, default) or ed25519")
+    dkim.add_parser("list", parents=[common])
+    remove_key = dkim.add_parser("remove", parents=[common])
+    remove_key.add_argument("domain")
+    remove_key.add_argument("selector")
+
     trace = sub.add_parser("trace", parents=[common],
                            help="show the message trace (newest first)")
     trace.add_argument("--from", dest="sender", metavar="ADDRESS",
@@ -316,6 +330,37 @@ async def cmd_trace(args: argparse.Namespace) -> int:
     return await with_runtime(args, run)
 
 
+async def cmd_dkim(args: argparse.Namespace) -> int:
+    async def run(rt: Runtime) -> int:
+        keys = rt.store.dkim
+        if args.action == "generate":
+            info = await keys.generate(args.domain, args.selector, args.algorithm)
+            print(f"created a DKIM key for {info.domain} ({info.algorithm}, selector "
+                  f"{info.selector}); mail from {info.domain} is signed with it from now on.")
+            print(f"Publish this TXT record in the DNS of {info.domain} (receivers check the "
+                  "signatures against it):")
+            print(f"  name:  {info.dns_name}")
+            print(f"  value: {info.txt_record}")
+            print("or, as a line of a zone file:")
+            print(f"  {info.zone_line}")
+            print(f"Check it once published: dig +short TXT {info.dns_name}")
+        elif args.action == "list":
+            infos = await keys.list()
+            for info in infos:
+                created = datetime.fromtimestamp(info.created_at).date().isoformat()
+                state = "active" if info.active else "inactive"
+                print(f"{info.domain}\t{info.selector}\t{info.algorithm}\tcreated {created}"
+                      f"\t{state}\tTXT {info.dns_name}")
+            if not infos:
+                print("no DKIM keys (make one with: tidings dkim generate DOMAIN)")
+        else:
+            await keys.remove(args.domain, args.selector)
+            print(f"removed the DKIM key of {args.domain} with selector {args.selector}; "
+                  f"its TXT record {args.selector}._domainkey.{args.domain} can go from DNS")
+        return 0
+    return await with_runtime(args, run)
+
+
 async def cmd_queue(args: argparse.Namespace) -> int:
     return await with_runtime(args, lambda rt: queuecmd.run(args, rt))
 
@@ -337,7 +382,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
     "init": cmd_init, "serve": cmd_serve, "domain": cmd_domain, "user": cmd_user,
     "import": cmd_import, "export": cmd_export, "trace": cmd_trace, "alias": cmd_alias,
-    "list": cmd_list, "queue": cmd_queue,
+    "list": cmd_list, "queue": cmd_queue, "dkim": cmd_dkim,
 }
 
 
