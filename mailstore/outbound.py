@@ -94,6 +94,7 @@ async def enqueue_row(conn: AsyncConnection, *, mail_from: str, recipients: Sequ
                       now: int | None = None) -> int:
     """Queue a message inside the caller's transaction; returns the entry id."""
     now = int(time.time()) if now is None else now
+    mail_from = "" if mail_from == "<>" else mail_from  # the null sender, however written
     return (await conn.execute(insert(O).values(
         created_at=now, origin=origin, mail_from=mail_from,
         recipients=json.dumps([asdict(QueuedRecipient(a)) for a in recipients]),

@@ -20,8 +20,10 @@ import sys
 import uvicorn
 
 from mailstore.throttle import FailureLimiter
+from protocols.delivery.prepare import Preparer
 from protocols.delivery.runner import QueueRunner
 from protocols.delivery.settings import DeliverySettings
+from protocols.delivery.srs import Srs
 from protocols.smtp.checks import build_checks, resolver_for
 from protocols.smtp.server import SmtpServer
 from protocols.smtp.settings import MX, SUBMISSION, SUBMISSIONS, SmtpSettings
@@ -131,7 +133,12 @@ async def start_delivery(runtime: Runtime) -> QueueRunner:
     except RuntimeError as exc:  # no resolv.conf: smart hosts still work, MX lookups fail
         print(f"tidings: warning: {exc}", file=sys.stderr, flush=True)
         resolver = resolver_for(["127.0.0.1"])
-    runner = QueueRunner(runtime.store, settings, resolver, node=node)
+    # SRS addresses are signed with a key derived from the configured secret: bounces to
+    # them keep working across restarts and on every node.
+    secret = hashlib.sha256(b"tidings srs\0" + cfg.secret_key.encode()).digest()
+    runtime.store.router.srs = Srs(secret, cfg.hostname)
+    runner = QueueRunner(runtime.store, settings, resolver, node=node,
+                         prepare=Preparer(runtime.store, secret, cfg.hostname))
     await runner.start()
     return runner
 

@@ -251,13 +251,13 @@ def _status_fields(reporting_mta: str, recipients: Sequence[RecipientStatus], ar
 
 
 def _status(r: RecipientStatus) -> str:
-    """RFC 3463 status: the reply's enhanced code, else the one given, else from the reply's
-    basic code or the action."""
+    """RFC 3463 status: the one given (the queue knows when a temporary failure became
+    final), else the reply's enhanced code, else from its basic code or the action."""
+    if _STATUS.match(r.status.strip()):
+        return r.status.strip()
     match = _REPLY.match(r.diagnostic)
     if match and match.group(2) == match.group(1):
         return f"{match.group(2)}.{match.group(3)}.{match.group(4)}"
-    if _STATUS.match(r.status.strip()):
-        return r.status.strip()
     if match:
         return f"{match.group(1)}.0.0"
     return {"failed": "5.0.0", "delayed": "4.0.0"}.get(r.action, "2.0.0")

@@ -454,26 +454,9 @@ def _notify_wants(entry: QueueEntry, address: str, what: str, default: bool = Tr
 
 
 def _orcpt(entry: QueueEntry, address: str) -> str:
-    value = entry.recipient_params(address).get("ORCPT", "")
-    kind, _, addr = value.partition(";")
-    return xtext_decode(addr) if kind.strip().lower() == "rfc822" else ""
+    from protocols.delivery.dsn import orcpt_address
 
-
-def xtext_decode(text: str) -> str:
-    """RFC 3461 §4: "+HH" stands for the byte HH; anything malformed is kept as it is."""
-    out, i = bytearray(), 0
-    while i < len(text):
-        if text[i] == "+" and _hex(text[i + 1:i + 3]):
-            out.append(int(text[i + 1:i + 3], 16))
-            i += 3
-        else:
-            out += text[i].encode()
-            i += 1
-    return out.decode("utf-8", "replace")
-
-
-def _hex(pair: str) -> bool:
-    return len(pair) == 2 and all(c in "0123456789ABCDEFabcdef" for c in pair)
+    return orcpt_address(entry.recipient_params(address).get("ORCPT", ""))
 
 
 def _status(reply: str, action: str) -> str:
