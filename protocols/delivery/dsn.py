@@ -251,13 +251,16 @@ def _status_fields(reporting_mta: str, recipients: Sequence[RecipientStatus], ar
 
 
 def _status(r: RecipientStatus) -> str:
-    """RFC 3463 status: the one given (the queue knows when a temporary failure became
-    final), else the reply's enhanced code, else from its basic code or the action."""
-    if _STATUS.match(r.status.strip()):
-        return r.status.strip()
+    """RFC 3463 status: the reply's enhanced code, unless the one given is of another class
+    (a temporary failure the queue gave up on is permanent now); else the one given; else
+    from the reply's basic code or the action."""
+    given = r.status.strip() if _STATUS.match(r.status.strip()) else ""
     match = _REPLY.match(r.diagnostic)
-    if match and match.group(2) == match.group(1):
+    if match and match.group(2) == match.group(1) and \
+            not (given and given[0] != match.group(2)):
         return f"{match.group(2)}.{match.group(3)}.{match.group(4)}"
+    if given:
+        return given
     if match:
         return f"{match.group(1)}.0.0"
     return {"failed": "5.0.0", "delayed": "4.0.0"}.get(r.action, "2.0.0")

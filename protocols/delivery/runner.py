@@ -49,6 +49,7 @@ from protocols.delivery.client import (
     Session,
     connect,
 )
+from protocols.delivery.dsn import RecipientStatus, build_report, may_bounce, orcpt_address
 from protocols.delivery.mx import DestinationError, resolve_hops
 from protocols.delivery.settings import DIRECT, DeliverySettings
 
@@ -371,8 +372,6 @@ class QueueRunner:
     def _reports(self, entry: QueueEntry, recipients: list[QueuedRecipient], action: str,
                  now: int) -> list[bytes]:
         """The RFC 3464 report to send about these recipients, if any may be sent."""
-        from protocols.delivery.dsn import RecipientStatus, build_report, may_bounce
-
         original = entry.message or b""
         if not may_bounce(entry.mail_from, original):
             return []
@@ -454,8 +453,6 @@ def _notify_wants(entry: QueueEntry, address: str, what: str, default: bool = Tr
 
 
 def _orcpt(entry: QueueEntry, address: str) -> str:
-    from protocols.delivery.dsn import orcpt_address
-
     return orcpt_address(entry.recipient_params(address).get("ORCPT", ""))
 
 
