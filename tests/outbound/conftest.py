@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -32,18 +33,21 @@ async def office(store: Store) -> Store:
 
 
 class Clock:
-    """The runner's idea of now; tests move it forward to reach retries and expiry."""
+    """The runner's idea of now: the wall clock (entries are queued by it), which tests move
+    forward to reach retries, delay notices and expiry."""
 
     def __init__(self) -> None:
-        import time
+        self.offset = 0.0
 
-        self.now = time.time()
+    @property
+    def now(self) -> float:
+        return time.time() + self.offset
 
     def __call__(self) -> float:
         return self.now
 
     def advance(self, seconds: float) -> None:
-        self.now += seconds
+        self.offset += seconds
 
 
 @dataclasses.dataclass
