@@ -309,6 +309,14 @@ class Collectors:
             await conn.execute(delete(CS).where(CS.c.collector_id == found))
             await conn.execute(delete(CO).where(CO.c.id == found))
 
+    async def set_password(self, name: str, password: str) -> None:
+        """The ISP changed the password: only the collector needs the new one."""
+        async with self.db.write() as conn:
+            done = await conn.execute(update(CO).where(CO.c.name == name).values(
+                password=self.box.encrypt(password), next_run_at=0))
+        if done.rowcount == 0:
+            raise NotFound(f"no collector called {name}")
+
     async def set_enabled(self, name: str, enabled: bool) -> None:
         async with self.db.write() as conn:
             done = await conn.execute(update(CO).where(CO.c.name == name).values(

@@ -10,6 +10,7 @@ Implementation notes:
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -32,10 +33,11 @@ def client_context(verify: bool) -> ssl.SSLContext:
 
 
 def tls_failure(where: str, exc: BaseException) -> TlsError:
-    reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or str(exc)
+    reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
     hint = ""
     if isinstance(exc, ssl.SSLCertVerificationError):
-        hint = (" (if this ISP uses a self-signed certificate, allow it with --insecure-tls)")
+        reason = f"certificate verify failed: {exc.verify_message}"
+        hint = " (if this ISP uses a self-signed certificate, allow it with --insecure-tls)"
     return TlsError(f"TLS handshake with {where} failed: {reason}{hint}")
 
 
@@ -90,7 +92,7 @@ async def dial(host: str, port: int, tls: ssl.SSLContext | None, timeout: float,
             last = exc
         except OSError as exc:
             last = exc
-    reason = last.strerror if last and last.strerror else str(last)
+    reason = os.strerror(last.errno) if last is not None and last.errno else str(last)
     raise ConnectError(f"cannot connect to {where}: {reason}")
 
 

@@ -20,7 +20,7 @@ def _message(to: str, subject: str, body: str, hostname: str) -> bytes:
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain=hostname)
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: never answer this
-    message.set_content(body)
+    message.set_content(body, cte="8bit")  # no soft line breaks in the error line
     return message.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 

@@ -46,10 +46,11 @@ async def add_collector(store: Store, isp: Isp, mailbox: tuple[str, str], protoc
                         tls: str = "none", name: str = "isp", recipient: str = "ann@example.com",
                         rules: tuple[Rule, ...] = (), **options: object) -> CollectorAccount:
     user, password = mailbox
+    settings = {"port": isp.ports[PORT_OF[protocol, tls]], "verify_tls": False, "timeout": 5,
+                **options}
     return await store.collectors.add(CollectorSettings(
-        name=name, protocol=protocol, host=isp.host, port=isp.ports[PORT_OF[protocol, tls]],
-        tls=tls, verify_tls=False, username=user, password=password, recipient=recipient,
-        timeout=5, rules=rules, **options))
+        name=name, protocol=protocol, host=isp.host, tls=tls, username=user,
+        password=password, recipient=recipient, rules=rules, **settings))
 
 
 async def collect(store: Store, account: CollectorAccount, now: float | None = None

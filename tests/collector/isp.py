@@ -103,6 +103,9 @@ ssl_cert = <{cert}
 ssl_key = <{key}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# many wrong passwords in a row from one address: answer at once, every time
+auth_failure_delay = 0
+login_trusted_networks = 127.0.0.0/8
 mail_location = maildir:{self.root}/mail/%u
 pop3_uidl_format = %08Xu%08Xv
 passdb {{
