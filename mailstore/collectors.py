@@ -317,6 +317,25 @@ class Collectors:
         if done.rowcount == 0:
             raise NotFound(f"no collector called {name}")
 
+    async def update(self, name: str, **changes: object) -> CollectorAccount:
+        """Changes connection settings (host, port, tls, verify_tls, interval, timeout)."""
+        allowed = {"host", "port", "tls", "verify_tls", "interval", "timeout"}
+        if not changes or set(changes) - allowed:
+            raise StoreError(f"cannot change {', '.join(sorted(set(changes) - allowed))}")
+        current = await self.get(name)
+        merged = validate(CollectorSettings(
+            name=name, protocol=current.protocol, host=str(changes.get("host", current.host)),
+            username=current.username, password="", recipient=current.recipient,
+            port=changes.get("port", current.port), tls=changes.get("tls", current.tls),
+            interval=changes.get("interval", current.interval),
+            timeout=changes.get("timeout", current.timeout)))
+        values = {k: getattr(merged, k) if k != "verify_tls" else bool(v)
+                  for k, v in changes.items()}
+        async with self.db.write() as conn:
+            await conn.execute(update(CO).where(CO.c.name == name).values(
+                **values, next_run_at=0))
+        return await self.get(name)
+
     async def set_enabled(self, name: str, enabled: bool) -> None:
         async with self.db.write() as conn:
             done = await conn.execute(update(CO).where(CO.c.name == name).values(
