@@ -36,6 +36,7 @@ from mailstore.database import Database
 from mailstore.errors import AlreadyExists, NotFound, StoreError
 from mailstore.models import Collector, CollectorSeen
 from mailstore.names import normalise_address
+from mailstore.routing import Router
 
 CO = Collector.__table__
 CS = CollectorSeen.__table__
@@ -257,6 +258,10 @@ class Collectors:
     # Accounts --------------------------------------------------------------------------
     async def add(self, settings: CollectorSettings) -> CollectorAccount:
         s = validate(settings)
+        try:  # mail must have somewhere to go before the first run
+            await Router(self.db).resolve(s.recipient)
+        except StoreError as exc:
+            raise StoreError(f"the recipient is not deliverable here: {exc}") from exc
         async with self.db.write() as conn:
             if await conn.scalar(select(CO.c.id).where(CO.c.name == s.name)):
                 raise AlreadyExists(f"a collector called {s.name} already exists")

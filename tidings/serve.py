@@ -3,8 +3,8 @@
 Implementation notes:
 - Listening sockets are bound before anything starts, so a taken port or a bad address
   stops the server at once with one line naming the service, the address and the reason.
-- The web app, the three SMTP listeners and IMAP/IMAPS run; later issues add POP3,
-  delivery and the collector as tasks of this same loop.
+- The web app, the three SMTP listeners and IMAP/IMAPS run; later issues add POP3 and
+  delivery as tasks of this same loop; the collector's scheduler is one already.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import signal
 import socket
 import ssl
 import sys
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -25,6 +26,9 @@ from protocols.smtp.settings import MX, SUBMISSION, SUBMISSIONS, SmtpSettings
 from tidings.config import RUNNING_SERVICES, Config
 from tidings.runtime import Runtime, RuntimeProblem
 from tidings.tls import server_context
+
+if TYPE_CHECKING:
+    from protocols.collector.scheduler import CollectorScheduler
 
 SMTP_SERVICES = (MX, SUBMISSION, SUBMISSIONS)
 
@@ -86,6 +90,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     imap = await start_imap(runtime, sockets, tls)
+    collector = start_collector(runtime)
     tasks = [asyncio.create_task(s.serve(sockets=[sockets["web"]])) for s in servers]
     runtime.store.logins = FailureLimiter(cfg.login_max_failures, cfg.login_lockout_seconds)
     smtp_settings = cfg.smtp or SmtpSettings(cfg.hostname)
@@ -106,10 +111,21 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
         for s in servers:
             s.should_exit = True
         await smtp.stop()
+        await collector.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
         if imap is not None:
             await imap.close()
         await runtime.close()
+
+
+def start_collector(runtime: Runtime) -> CollectorScheduler:
+    """The collector's scheduler: downloads every enabled ISP mailbox on its interval."""
+    from protocols.collector.scheduler import CollectorScheduler
+
+    scheduler = CollectorScheduler(runtime.store, runtime.config.hostname)
+    scheduler.start()
+    print("tidings: collector scheduler running", file=sys.stderr, flush=True)
+    return scheduler
 
 
 async def start_imap(runtime: Runtime, sockets: dict[str, socket.socket],

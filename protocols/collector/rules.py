@@ -2,8 +2,9 @@
 
 Rules see the size (from LIST / RFC822.SIZE) and the header (TOP n 0 / BODY.PEEK[HEADER]),
 never the body. The first matching rule wins. Text patterns are case-insensitive substrings,
-or globs when they contain ``*`` or ``?`` (VPOP3's substring-only matching made
-``xx@yy.com`` also match ``aaxx@yy.com``; a glob lets an admin say exactly what is meant).
+or globs over the whole value when they contain ``*`` or ``?`` (for From: the address).
+VPOP3's substring-only matching made ``xx@yy.com`` also match ``aaxx@yy.com``; a glob lets
+an admin say exactly what is meant.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from email.utils import getaddresses
 
 from mailstore.collectors import Rule
 from protocols.collector.recipients import header_of
@@ -38,8 +40,17 @@ def header_field(header: bytes, name: str) -> str:
 def matches(pattern: str, text: str) -> bool:
     pattern, text = pattern.lower(), text.lower()
     if "*" in pattern or "?" in pattern:
-        return fnmatch.fnmatchcase(text, pattern) or fnmatch.fnmatchcase(text, f"*{pattern}*")
+        return fnmatch.fnmatchcase(text, pattern)
     return pattern in text
+
+
+def rule_text(header: bytes, name: str) -> str:
+    """What a rule on ``name`` looks at: the sender's address for From, else the value."""
+    value = header_field(header, name)
+    if name == "from":
+        addresses = [a for _, a in getaddresses([value]) if a]
+        return addresses[0] if addresses else value
+    return value
 
 
 def decide(rules: Sequence[Rule], size: int, header: bytes | None) -> Rule | None:
@@ -48,6 +59,6 @@ def decide(rules: Sequence[Rule], size: int, header: bytes | None) -> Rule | Non
         if rule.field == "size":
             if size > int(rule.value):
                 return rule
-        elif header is not None and matches(rule.value, header_field(header, rule.field)):
+        elif header is not None and matches(rule.value, rule_text(header, rule.field)):
             return rule
     return None

@@ -118,7 +118,7 @@ class Collector:
         finally:
             renewing.cancel()
         if error:
-            log.warning("collector %s: %s", account.name, error)
+            log.info("collector %s: %s", account.name, error)
         tell = await collectors.finish(collector_id, self.node, error, report.summary(),
                                        int(time.time()))
         if tell and error:
