@@ -5,7 +5,8 @@ Implementation notes:
   folder's UIDVALIDITY every message looks new (the delivery's Message-ID duplicate guard
   then keeps the mailboxes from getting second copies).
 - Bodies are fetched with BODY.PEEK[] so the ISP's \\Seen flag is untouched (a person who
-  also reads the ISP mailbox still sees what is new), in UID ranges of ``CHUNK`` messages.
+  also reads the ISP mailbox still sees what is new), in UID ranges of ``CHUNK`` messages
+  (the listing likewise, by sequence numbers).
 - STARTTLS: aioimaplib knows the command but not the upgrade; after the tagged OK the
   connection's transport is wrapped with ``loop.start_tls`` and the capabilities are asked
   again (RFC 3501 §6.2.1).
@@ -37,7 +38,9 @@ from protocols.collector.errors import (
 )
 from protocols.collector.errors import Timeout as TimeoutErr
 
-CHUNK = 200
+# aioimaplib parses a network read recursively, one level per response line: keep each
+# answer to a few hundred lines (listing 5,000 UIDs at once overflows Python's stack).
+CHUNK = 100
 T = TypeVar("T")
 _FETCH = re.compile(rb"^(\d+) FETCH \(")
 _UID = re.compile(rb"\bUID (\d+)")
@@ -195,10 +198,18 @@ class ImapCollectorClient:
             raise ProtocolError(f"{self.where} refused {what}: {_text(response)}")
         return parse_fetch(response.lines)
 
-    async def sizes(self) -> dict[int, int]:
-        """UID → size of every message in the selected folder."""
-        items = await self.fetch("1:*", "(UID RFC822.SIZE)", "UID FETCH (RFC822.SIZE)")
-        return {i.uid: i.size or 0 for i in items if i.uid is not None}
+    async def sizes(self, exists: int) -> dict[int, int]:
+        """UID → size of every message in the selected folder, by sequence-number ranges."""
+        out: dict[int, int] = {}
+        for start in range(1, exists + 1, CHUNK):
+            end = min(start + CHUNK - 1, exists)
+            response = await self._call(self.protocol.fetch(
+                f"{start}:{end}", "(UID RFC822.SIZE)"), "FETCH (RFC822.SIZE)")
+            if response.result != "OK":
+                raise ProtocolError(f"{self.where} refused FETCH: {_text(response)}")
+            out.update({i.uid: i.size or 0 for i in parse_fetch(response.lines)
+                        if i.uid is not None})
+        return out
 
     async def headers(self, uids: Sequence[int]) -> dict[int, bytes]:
         out: dict[int, bytes] = {}

@@ -41,7 +41,7 @@ from protocols.collector.sources import Listed, Source, open_source
 
 log = logging.getLogger("tidings.collector")
 
-CONCURRENCY = 64
+CONCURRENCY = 256
 LEASE = 900
 HOLD_VANISHED = 7 * 86400  # keep records of vanished messages this long (ISPs resurrect)
 

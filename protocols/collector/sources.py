@@ -108,7 +108,7 @@ class ImapSource:
     async def listing(self) -> list[Listed]:
         if not self.exists:
             return []
-        sizes = await self.client.sizes()
+        sizes = await self.client.sizes(self.exists)
         return [Listed(uid, f"{self.validity}:{uid}", size)
                 for uid, size in sorted(sizes.items())]
 
