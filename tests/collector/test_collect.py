@@ -79,3 +79,17 @@ async def test_delete_after_n_days_removes_only_old_fetched_messages(
     assert outcome.report.deleted == 2 and outcome.report.delivered == 0
     assert isp.count(mailbox[0]) == 1
     assert len(await inbox(local, "ann@example.com")) == 3
+
+
+@pytest.mark.parametrize("protocol", ["pop3", "imap"])
+async def test_a_mailbox_of_hundreds_is_listed_and_fetched_in_ranges(
+        local: Store, isp: Isp, protocol: str) -> None:
+    mailbox = isp.new_mailbox()
+    messages = [b"From: a@else.org\r\nSubject: n" + str(i).encode() + b"\r\nMessage-ID: <n"
+                + str(i).encode() + b"@else.org>\r\n\r\nx\r\n" for i in range(450)]
+    for raw in messages:
+        isp.put(mailbox[0], raw)
+    account = await add_collector(local, isp, mailbox, protocol)
+    outcome = await collect(local, account)
+    assert outcome.error is None and outcome.report.delivered == 450
+    assert sorted(await inbox(local, "ann@example.com")) == sorted(messages)
