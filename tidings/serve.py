@@ -103,6 +103,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
         host, port = sock.getsockname()[:2]
         where = f"http://{host}:{port}/" if name == "web" else f"{host}:{port}"
         print(f"tidings: {name} listening on {where}", file=sys.stderr, flush=True)
+    print("tidings: collector scheduler running", file=sys.stderr, flush=True)
     if ready is not None:
         ready.set()
     try:
@@ -124,7 +125,6 @@ def start_collector(runtime: Runtime) -> CollectorScheduler:
 
     scheduler = CollectorScheduler(runtime.store, runtime.config.hostname)
     scheduler.start()
-    print("tidings: collector scheduler running", file=sys.stderr, flush=True)
     return scheduler
 
 
