@@ -12,6 +12,9 @@ Implementation notes (invariants a maintainer must keep):
   delivery never fails another.
 - One blob per message, however many recipients: every mailbox row references the same
   content (``Messages.append_rows`` takes one more reference).
+- A collected message's ``Delivery.collected`` record (what was taken from the ISP mailbox)
+  commits in the same transaction as its mailbox rows, so the collector never fetches it
+  again once it is stored, and fetches it again if it is not.
 - Duplicate guard: a message whose Message-ID already arrived in the same account within
   ``duplicate_window`` seconds is not stored again there (checked inside the write
   transaction, so the deliveries of one batch see each other).
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mailstore.collectors import CollectedRecord, insert_collected
 from mailstore.database import Database
 from mailstore.errors import NotFound
 from mailstore.messages import Messages, Prepared, prepare
@@ -65,6 +69,7 @@ class Delivery:
     junk: bool = False  # deliver into each account's Junk folder (DMARC quarantine)
     trace: TraceRecord | None = None
     other_parts: tuple[Part, ...] = ()
+    collected: CollectedRecord | None = None  # the collector's "fetched" record
 
     @property
     def parts(self) -> tuple[Part, ...]:
@@ -178,6 +183,8 @@ class LocalDelivery:
                     if part.external:
                         queued[i].append(await _enqueue(conn, job.delivery, part, now))
             await insert_traces(conn, [j.delivery.trace for j in batch if j.delivery.trace])
+            await insert_collected(
+                conn, [j.delivery.collected for j in batch if j.delivery.collected])
         self.messages.events.notify(list(plan))  # committed: wake IMAP IDLE and the like
         if self.on_queued is not None and any(queued):
             self.on_queued()

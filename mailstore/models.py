@@ -247,3 +247,59 @@ class ListMember(Base):
     address: Mapped[str] = mapped_column(String(320), primary_key=True)
     # member: receives the list's mail; sender: may post under the "senders" policy only
     role: Mapped[str] = mapped_column(String(10), primary_key=True, default="member")
+
+
+class Collector(Base):
+    """An ISP mailbox the collector downloads from (POP3 or IMAP) and where its mail goes.
+
+    ``password`` is Fernet-encrypted (see ``mailstore.collectors``). ``recipient`` is the one
+    local address in single-drop mode; in multi-drop mode (``multidrop``) mail is routed by
+    its headers and ``recipient`` takes what no header names. ``rules`` is JSON (a list of
+    download rules). ``lease_until``/``claimed_by`` make one run per account at a time, across
+    nodes. Times are Unix seconds.
+    """
+
+    __tablename__ = "collectors"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    protocol: Mapped[str] = mapped_column(String(10))
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    tls: Mapped[str] = mapped_column(String(10))
+    verify_tls: Mapped[bool] = mapped_column(Boolean, default=True)
+    username: Mapped[str] = mapped_column(String(320))
+    password: Mapped[str] = mapped_column(Text)
+    interval: Mapped[int] = mapped_column(Integer)
+    timeout: Mapped[int] = mapped_column(Integer, default=60)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    multidrop: Mapped[bool] = mapped_column(Boolean, default=False)
+    recipient: Mapped[str] = mapped_column(String(320))
+    leave_on_server: Mapped[bool] = mapped_column(Boolean, default=True)
+    delete_after_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    folder: Mapped[str] = mapped_column(String(1000), default="INBOX")
+    rules: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    next_run_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_run_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_success_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_result: Mapped[str] = mapped_column(Text, default="")
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    admin_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class CollectorSeen(Base):
+    """What a collector already took from its ISP mailbox, so nothing is fetched twice.
+
+    ``uid`` is the POP3 UIDL, or ``UIDVALIDITY:UID`` for IMAP. ``action`` says what happened
+    (delivered, skipped or deleted by a rule); ``fetched_at`` drives "delete after N days".
+    """
+
+    __tablename__ = "collector_seen"
+    collector_id: Mapped[int] = mapped_column(
+        ForeignKey("collectors.id", ondelete="CASCADE"), primary_key=True)
+    uid: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fetched_at: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(20), default="delivered")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mailstore.accounts import Accounts
 from mailstore.blobs import BlobStore
+from mailstore.collectors import KEY_FILE, Collectors
 from mailstore.database import Database
 from mailstore.delivery import LocalDelivery
 from mailstore.dkimkeys import DkimKeys
@@ -40,6 +41,8 @@ class Store:
         self.traces = Traces(self.db)
         self.outbound = OutboundQueue(self.db)
         self.dkim = DkimKeys(self.db)
+        # ISP mailboxes; their passwords' key file sits in the data folder, beside blobs/.
+        self.collectors = Collectors(self.db, blob_root.parent / KEY_FILE)
         # Failed logins per client address, for every front door (tidings.toml [logins]).
         self.logins = FailureLimiter(limit=5, lockout=900)
 

@@ -44,7 +44,7 @@ async def _pg_admin(sql: str) -> None:
 
 TRUNCATE = (
     "TRUNCATE domains, accounts, aliases, folders, contents, messages, expunged, trace, outbound, "
-    "dkim_keys, lists, list_members "
+    "dkim_keys, lists, list_members, collectors, collector_seen "
     "RESTART IDENTITY CASCADE"
 )
 

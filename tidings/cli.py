@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     remove_key = dkim.add_parser("remove", parents=[common])
     remove_key.add_argument("domain")
     remove_key.add_argument("selector")
+    add_collector_parser(sub, common)
 
     trace = sub.add_parser("trace", parents=[common],
                            help="show the message trace (newest first)")
@@ -131,6 +132,59 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--limit", type=int, default=100)
     queuecmd.add_parser(sub, common)
     return parser
+
+
+def add_collector_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
+                         ) -> None:
+    collector = sub.add_parser("collector", help="download mail from ISP mailboxes"
+                               ).add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = collector.add_parser("add", parents=[common], help="add an ISP mailbox")
+    add.add_argument("name")
+    add.add_argument("--protocol", choices=("pop3", "imap"), required=True)
+    add.add_argument("--host", required=True)
+    add.add_argument("--port", type=int)
+    add.add_argument("--tls", choices=("implicit", "starttls", "none"), default="implicit",
+                     help="implicit (995/993, the default), starttls (110/143) or none")
+    add.add_argument("--user", required=True, help="the user name at the ISP")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the ISP password from standard input")
+    to = add.add_mutually_exclusive_group(required=True)
+    to.add_argument("--to", metavar="ADDRESS", help="deliver everything to this local address")
+    to.add_argument("--multidrop", action="store_true",
+                    help="route each message by its headers (needs --default)")
+    add.add_argument("--default", metavar="ADDRESS",
+                     help="multi-drop: where mail for nobody here goes")
+    add.add_argument("--interval", type=parse_duration, default=300, metavar="TIME",
+                     help="how often to collect, e.g. 5m (default) or 1h")
+    add.add_argument("--timeout", type=parse_duration, default=60, metavar="TIME",
+                     help="how long to wait for the ISP (default 60s)")
+    keep = add.add_mutually_exclusive_group()
+    keep.add_argument("--leave-on-server", action="store_true",
+                      help="leave collected mail at the ISP (the default)")
+    keep.add_argument("--delete", action="store_true",
+                      help="delete at the ISP once stored here")
+    add.add_argument("--delete-after-days", type=int, metavar="N",
+                     help="with --leave-on-server: delete at the ISP N days after collecting")
+    add.add_argument("--max-size", type=parse_size, metavar="SIZE",
+                     help="leave bigger messages at the ISP and tell the recipient, e.g. 10M")
+    add.add_argument("--rule", action="append", default=[], metavar="ACTION:FIELD:VALUE",
+                     help="skip|delete : size|from|subject : value, e.g. "
+                          "delete:from:*@spam.example (repeatable)")
+    add.add_argument("--folder", default="INBOX", help="IMAP folder (default INBOX)")
+    add.add_argument("--insecure-tls", action="store_true",
+                     help="accept the ISP's certificate without checking it (self-signed)")
+    add.add_argument("--disabled", action="store_true", help="add it without collecting yet")
+    collector.add_parser("list", parents=[common], help="accounts with their last run")
+    collector.add_parser("run", parents=[common], help="collect now").add_argument("name")
+    collector.add_parser("remove", parents=[common]).add_argument("name")
+
+
+def parse_duration(text: str) -> int:
+    """``90``, ``90s``, ``5m``, ``1h``, ``1d`` → seconds."""
+    match = re.fullmatch(r"(\d+)([smhd]?)", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (for example 5m or 1h)")
+    return int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
 
 
 def parse_since(text: str) -> int:
@@ -357,6 +411,77 @@ async def cmd_dkim(args: argparse.Namespace) -> int:
             await keys.remove(args.domain, args.selector)
             print(f"removed the DKIM key of {args.domain} with selector {args.selector}; "
                   f"its TXT record {args.selector}._domainkey.{args.domain} can go from DNS")
+async def cmd_collector(args: argparse.Namespace) -> int:
+    from mailstore.collectors import CollectorSettings, Rule
+
+    def rules() -> tuple[Rule, ...]:
+        out = [Rule("skip", "size", str(args.max_size))] if args.max_size else []
+        for text in args.rule:
+            action, _, rest = text.partition(":")
+            field, _, value = rest.partition(":")
+            if field == "size" and value:
+                value = str(parse_size(value))
+            out.append(Rule(action, field, value))
+        return tuple(out)
+
+    def settings() -> CollectorSettings:
+        if args.multidrop and not args.default:
+            raise CommandError("--multidrop needs --default ADDRESS (where mail for nobody "
+                               "here goes)")
+        if args.delete_after_days is not None and args.delete:
+            raise CommandError("--delete-after-days goes with --leave-on-server, not --delete")
+        password = (sys.stdin.readline() if args.password_stdin
+                    else getpass.getpass("ISP password: ")).rstrip("\r\n")
+        if not password:
+            raise CommandError("the ISP password is empty")
+        return CollectorSettings(
+            name=args.name, protocol=args.protocol, host=args.host, port=args.port,
+            tls=args.tls, verify_tls=not args.insecure_tls, username=args.user,
+            password=password, recipient=args.default if args.multidrop else args.to,
+            interval=args.interval, timeout=args.timeout, enabled=not args.disabled,
+            multidrop=args.multidrop, leave_on_server=not args.delete,
+            delete_after_days=args.delete_after_days, folder=args.folder, rules=rules())
+
+    async def run(rt: Runtime) -> int:
+        collectors = rt.store.collectors
+        if args.action == "add":
+            account = await collectors.add(settings())
+            mode = (f"multi-drop, default {account.recipient}" if account.multidrop
+                    else f"to {account.recipient}")
+            print(f"added collector {account.name}: {account.where} ({account.tls} TLS), "
+                  f"{mode}, every {account.interval} s")
+        elif args.action == "list":
+            for a in await collectors.list():
+                last = (datetime.fromtimestamp(a.last_run_at).isoformat(sep=" ",
+                                                                        timespec="seconds")
+                        if a.last_run_at else "never")
+                state = "enabled" if a.enabled else "disabled"
+                mode = f"multi-drop default {a.recipient}" if a.multidrop else a.recipient
+                keep = "leave on server" if a.leave_on_server else "delete after fetching"
+                if a.delete_after_days is not None:
+                    keep += f", delete after {a.delete_after_days} days"
+                print(f"{a.name}\t{a.where}\t{state}\tevery {a.interval} s\t-> {mode}\t{keep}")
+                print(f"    last run: {last}: {a.last_result or '-'}")
+                if a.last_error:
+                    print(f"    last error ({a.failures} in a row): {a.last_error}")
+            if not await collectors.list():
+                print("no collectors")
+        elif args.action == "run":
+            from protocols.collector.runner import Collector
+
+            account = await collectors.get(args.name)
+            outcome = await Collector(rt.store, rt.config.hostname).run(account.id)
+            if outcome.busy:
+                raise CommandError(f"collector {account.name} is running elsewhere right now; "
+                                   "try again in a moment")
+            for line in outcome.report.lines:
+                print(line)
+            print(f"{account.name}: {outcome.report.summary()}")
+            if outcome.error:
+                raise CommandError(f"collector {account.name}: {outcome.error}")
+        else:
+            await collectors.remove(args.name)
+            print(f"removed collector {args.name}")
         return 0
     return await with_runtime(args, run)
 
@@ -382,7 +507,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
     "init": cmd_init, "serve": cmd_serve, "domain": cmd_domain, "user": cmd_user,
     "import": cmd_import, "export": cmd_export, "trace": cmd_trace, "alias": cmd_alias,
-    "list": cmd_list, "queue": cmd_queue, "dkim": cmd_dkim,
+    "list": cmd_list, "queue": cmd_queue, "dkim": cmd_dkim, "collector": cmd_collector,
 }
 
 

@@ -3,8 +3,8 @@
 Implementation notes:
 - Listening sockets are bound before anything starts, so a taken port or a bad address
   stops the server at once with one line naming the service, the address and the reason.
-- The web app, the three SMTP listeners, IMAP/IMAPS, POP3/POP3S and the outbound queue
-  runner run; a later issue adds the collector as a task of this same loop.
+- The web app, the three SMTP listeners, IMAP/IMAPS, POP3/POP3S, the outbound queue
+  runner and the collector's scheduler all run as tasks of this one loop.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import signal
 import socket
 import ssl
 import sys
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -30,6 +31,9 @@ from protocols.smtp.settings import MX, SUBMISSION, SUBMISSIONS, SmtpSettings
 from tidings.config import RUNNING_SERVICES, Config
 from tidings.runtime import Runtime, RuntimeProblem
 from tidings.tls import server_context
+
+if TYPE_CHECKING:
+    from protocols.collector.scheduler import CollectorScheduler
 
 SMTP_SERVICES = (MX, SUBMISSION, SUBMISSIONS)
 
@@ -92,6 +96,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
         loop.add_signal_handler(sig, stop.set)
     imap = await start_imap(runtime, sockets, tls)
     pop3 = await start_pop3(runtime, sockets, tls)
+    collector = start_collector(runtime)
     tasks = [asyncio.create_task(s.serve(sockets=[sockets["web"]])) for s in servers]
     runtime.store.logins = FailureLimiter(cfg.login_max_failures, cfg.login_lockout_seconds)
     smtp_settings = cfg.smtp or SmtpSettings(cfg.hostname)
@@ -105,6 +110,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
         host, port = sock.getsockname()[:2]
         where = f"http://{host}:{port}/" if name == "web" else f"{host}:{port}"
         print(f"tidings: {name} listening on {where}", file=sys.stderr, flush=True)
+    print("tidings: collector scheduler running", file=sys.stderr, flush=True)
     if ready is not None:
         ready.set()
     try:
@@ -114,6 +120,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
             s.should_exit = True
         await smtp.stop()
         await runner.stop()
+        await collector.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
         if imap is not None:
             await imap.close()
@@ -141,6 +148,15 @@ async def start_delivery(runtime: Runtime) -> QueueRunner:
                          prepare=Preparer(runtime.store, secret, cfg.hostname))
     await runner.start()
     return runner
+
+
+def start_collector(runtime: Runtime) -> CollectorScheduler:
+    """The collector's scheduler: downloads every enabled ISP mailbox on its interval."""
+    from protocols.collector.scheduler import CollectorScheduler
+
+    scheduler = CollectorScheduler(runtime.store, runtime.config.hostname)
+    scheduler.start()
+    return scheduler
 
 
 async def start_imap(runtime: Runtime, sockets: dict[str, socket.socket],
