@@ -49,7 +49,7 @@ from mailstore.errors import (
     StoreError,
 )
 from mailstore.names import DELIMITER
-from mailstore.values import AccountInfo, FetchRow, FolderInfo
+from mailstore.values import AccountInfo, FetchRow, FolderInfo, NewMessage
 from protocols.imap import commands as C
 from protocols.imap import fetch as FETCH
 from protocols.imap import responses as R
@@ -166,7 +166,10 @@ class Session:
         """The bytes of one whole command, literals included; None if it was refused."""
         line = await self._readline()
         tag, name = command_tag_and_name(line)
-        limit = self.server.append_limit if name == "APPEND" else MAX_COMMAND
+        append = name == "APPEND"
+        # RFC 7889 APPENDLIMIT is per message; a MULTIAPPEND (RFC 3502) is held in memory
+        # until it is stored, so the messages together have a limit too.
+        limit = self.server.append_total_limit if append else MAX_COMMAND
         parts = [line]
         total = len(line)
         while True:
@@ -174,10 +177,16 @@ class Session:
             if lit is None:
                 return b"".join(parts)
             size, nonsync = lit
-            if total + size > limit:
-                what = "message" if name == "APPEND" else "command"
-                self.send(f"{tag or '*'} BAD [TOOBIG] {what} too big: {size} bytes, the limit "
-                          f"is {limit}\r\n".encode())
+            refusal = None
+            if append and size > self.server.append_limit:
+                refusal = (f"message too big: {size} bytes, the limit is "
+                           f"{self.server.append_limit}")
+            elif total + size > limit:
+                refusal = (f"command too big: {total + size} bytes, the limit is {limit}"
+                           if not append else f"messages too big together: {total + size} "
+                           f"bytes in one APPEND, the limit is {limit}")
+            if refusal is not None:
+                self.send(f"{tag or '*'} BAD [TOOBIG] {refusal}\r\n".encode())
                 if nonsync:
                     # RFC 7888 §4: the literal is already on its way; we must not read it.
                     self.untagged("BYE Literal too big")
@@ -303,7 +312,7 @@ class Session:
                  "LIST-STATUS", "SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH",
                  "SEARCHRES", "SORT", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
                  "QUOTA", "QUOTA=RES-STORAGE", f"APPENDLIMIT={self.server.append_limit}",
-                 "UTF8=ACCEPT", "BINARY"]
+                 "UTF8=ACCEPT", "BINARY", "MULTIAPPEND"]
         return " ".join(caps)
 
     # --- any state ----------------------------------------------------------------------------
@@ -618,13 +627,19 @@ class Session:
             folder = await self.folder(cmd.mailbox)
         except NotFound:
             return "NO [TRYCREATE] The folder does not exist; create it first"  # §6.3.12
-        if not cmd.message:
+        if any(not m.message for m in cmd.messages):
             return "NO An empty message cannot be appended"
-        when = int(cmd.date.timestamp()) if cmd.date is not None else None
-        appended = await self.store.messages.append(
-            folder.id, cmd.message, [f for f in cmd.flags if f.lower() != "\\recent"], when)
-        # RFC 4315 §3: APPENDUID uidvalidity uid
-        return f"OK [APPENDUID {appended.uidvalidity} {appended.uid}] APPEND completed"
+        if any(m.utf8 for m in cmd.messages) and not (self.utf8 or self.rev2):
+            # RFC 6855 §4: the UTF8 data item is for clients that enabled UTF8=ACCEPT.
+            return "BAD Use ENABLE UTF8=ACCEPT before APPEND with UTF8"
+        # RFC 3502 §6.3.11: every message is stored, or none (one transaction); quota and
+        # the folder are checked for all of them together.
+        appended = await self.store.messages.append_many(folder.id, [NewMessage(
+            m.message, frozenset(f for f in m.flags if f.lower() != "\\recent"),
+            int(m.date.timestamp()) if m.date is not None else None) for m in cmd.messages])
+        # RFC 4315 §3: APPENDUID uidvalidity uid-set (a set for MULTIAPPEND)
+        uids = R.sequence_set(a.uid for a in appended)
+        return f"OK [APPENDUID {appended[0].uidvalidity} {uids}] APPEND completed"
 
     async def cmd_idle(self, cmd: C.Command) -> str | None:
         # RFC 2177 / RFC 9051 §6.3.13: push changes until the client says DONE.
