@@ -1,4 +1,4 @@
-"""One IMAP connection: framing, the state machine (RFC 9051 §3) and every command.
+r"""One IMAP connection: framing, the state machine (RFC 9051 §3) and every command.
 
 Implementation notes (invariants a maintainer must keep):
 - The session owns the socket; the parser (``parser.py``) is pure; the store owns policy and
@@ -22,6 +22,9 @@ Implementation notes (invariants a maintainer must keep):
   ``VANISHED uid-set`` instead of ``n EXPUNGE``. ``VANISHED (EARLIER)`` (SELECT with QRESYNC,
   UID FETCH … VANISHED) only names UIDs no longer in the session's map: an expunge that is
   still pending is announced later as a plain VANISHED, so sequence numbers stay consistent.
+- \Recent (RFC 3501 §2.3.2) as Dovecot does it: a message is recent to the first session
+  that has its folder selected read-write after it arrived; the store keeps the highest
+  claimed UID per folder (``folders.claim_recent``). IMAP4rev2 sessions never see \Recent.
 - QUOTA (RFC 9208): one quota root "" per account with a limit, STORAGE in KiB, read fresh
   from the account row at each request.
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import bisect
 import contextlib
 import ipaddress
 import logging
@@ -441,6 +445,7 @@ class Session:
             self.condstore = True
         self.selected = Selected(info.id, info.name, readonly, info.uidvalidity, uids,
                                  info.highestmodseq)
+        await self._take_recent(uids)
         self.send(b"* FLAGS " + SYSTEM_FLAGS + b"\r\n")
         if readonly:
             self.untagged("OK [PERMANENTFLAGS ()] Read-only mailbox")
@@ -449,7 +454,7 @@ class Session:
                           "\\*)] Flags permitted")
         self.untagged(f"{len(uids)} EXISTS")
         if not self.rev2:
-            self.untagged("0 RECENT")  # RFC 3501 §7.3.2; this store keeps no \Recent
+            self.untagged(f"{len(self.selected.recent)} RECENT")  # RFC 3501 §7.3.2
             # RFC 3501 §6.3.1: OK [UNSEEN n] names the first unseen message (not in rev2).
             first = await self.store.messages.first_unseen(info.id) if info.unseen else None
             seq = self.selected.seq_of(first) if first is not None else None
@@ -471,6 +476,26 @@ class Session:
 
     cmd_examine = cmd_select
 
+    async def _take_recent(self, new_uids: list[int]) -> None:
+        """Mark the session's \\Recent messages among ``new_uids`` (ascending), just shown.
+
+        RFC 3501 §2.3.2: recent to this session and no other; SELECT claims them in the
+        store. RFC 3501 §6.3.2: EXAMINE must not take \\Recent away, so it only looks.
+        """
+        sel = self.selected
+        if not new_uids:
+            return
+        if sel.readonly:
+            mark = await self.store.folders.recent_mark(sel.folder_id)
+        else:
+            mark = await self.store.folders.claim_recent(sel.folder_id, new_uids[-1])
+        sel.recent.update(new_uids[bisect.bisect_right(new_uids, mark):])
+
+    @property
+    def recent(self) -> set[int] | tuple[()]:
+        """UIDs to flag \\Recent in FLAGS; IMAP4rev2 (RFC 9051 §E) has no \\Recent."""
+        return self.selected.recent if self.selected is not None and not self.rev2 else ()
+
     async def _resync(self, modseq: int, known: C.SequenceSet | None) -> None:
         """RFC 7162 §3.2.5.1: what changed since the client's MODSEQ, for a matching
         UIDVALIDITY: VANISHED (EARLIER) for expunged known UIDs, then FETCH for changes."""
@@ -485,7 +510,8 @@ class Session:
             if seq is None:
                 continue  # added after our UID list: the next update announces it
             self.send(f"* {seq} FETCH (UID {c.uid} FLAGS ".encode()
-                      + R.flag_list(c.flags, c.keywords) + f" MODSEQ ({c.modseq}))\r\n".encode())
+                      + R.flag_list(c.flags, c.keywords, c.uid in self.recent)
+                      + f" MODSEQ ({c.modseq}))\r\n".encode())
 
     async def cmd_create(self, cmd: C.MailboxCommand) -> str:
         name = self.mailbox_name(cmd.mailbox).rstrip(DELIMITER)
@@ -564,8 +590,10 @@ class Session:
         values = {
             "MESSAGES": folder.messages, "UIDNEXT": folder.uidnext,
             "UIDVALIDITY": folder.uidvalidity, "UNSEEN": folder.unseen,
-            "SIZE": folder.size, "HIGHESTMODSEQ": folder.highestmodseq, "RECENT": 0,
+            "SIZE": folder.size, "HIGHESTMODSEQ": folder.highestmodseq,
         }
+        if "RECENT" in items:  # RFC 3501 §6.3.10: recent to whoever selects it next
+            values["RECENT"] = await self.store.folders.recent_count(folder.id)
         if "DELETED" in items or "DELETED-STORAGE" in items:
             count, size = await self.store.messages.deleted_usage(folder.id)
             values["DELETED"] = count  # RFC 9051 §6.3.11
@@ -754,6 +782,7 @@ class Session:
         contents = FETCH.needs_contents(items)
         blob = FETCH.needs_blob(items)
         modseq = self.condstore
+        recent = self.recent
         changed_since = cmd.changed_since
         if changed_since is not None:
             self.condstore = modseq = True
@@ -765,7 +794,7 @@ class Session:
                 if seq is None:
                     continue
                 self.send(FETCH.render(seq, row, items, _blob_reader(self, row) if blob
-                                       else _no_blob, modseq))
+                                       else _no_blob, modseq, recent))
                 if blob:
                     await self.maybe_flush()  # bodies: never hold more than ~FLUSH_AT
             await self.maybe_flush()
@@ -797,8 +826,8 @@ class Session:
                         continue
                     if cmd.silent and not self.condstore:
                         continue
-                    parts = [] if cmd.silent else [b"FLAGS " + R.flag_list(row.flags,
-                                                                          row.keywords)]
+                    parts = [] if cmd.silent else [b"FLAGS " + R.flag_list(
+                        row.flags, row.keywords, row.uid in self.recent)]
                     if cmd.uid:
                         parts.insert(0, f"UID {row.uid}".encode())
                     if self.condstore:
@@ -899,6 +928,8 @@ class Session:
                 return S.Uids(R.ranges(sel.resolve(numbers, False)))
             case C.UidKey(uids):
                 return S.Uids(R.ranges(sel.resolve(uids, True)))
+            case C.RecentKey():
+                return S.Uids(R.ranges(sorted(sel.recent)))
             case S.And(items):
                 return S.And(tuple(self._resolve_criteria(i) for i in items))
             case S.Or(left, right):
@@ -956,8 +987,12 @@ class Session:
         new = [c.uid for c in changes.changed
                if sel.seq_of(c.uid) is None and c.uid not in changes.expunged]
         if new:
-            sel.add(sorted(new))
+            new.sort()
+            sel.add(new)
             self.untagged(f"{sel.exists} EXISTS")
+            await self._take_recent(new)
+            if not self.rev2:
+                self.untagged(f"{len(sel.recent)} RECENT")  # RFC 3501 §7.3.2
         fresh = set(new)
         for c in changes.changed:
             if c.uid in fresh or c.uid in sel.pending_expunge or (c.uid, c.modseq) in sel.own:
@@ -967,7 +1002,8 @@ class Session:
                 continue
             modseq = f" MODSEQ ({c.modseq})" if self.condstore else ""
             self.send(f"* {seq} FETCH (UID {c.uid} FLAGS ".encode()
-                      + R.flag_list(c.flags, c.keywords) + f"{modseq})\r\n".encode())
+                      + R.flag_list(c.flags, c.keywords, c.uid in self.recent)
+                      + f"{modseq})\r\n".encode())
         sel.own = {(u, m) for u, m in sel.own if m > changes.highestmodseq}
 
 
