@@ -505,6 +505,10 @@ def _append(r: _Reader, tag: str, name: str) -> C.Command:
     mailbox = r.mailbox()
     messages = []
     while r.maybe_sp():
+        if messages:
+            # Lenient: IMAPClient.multiappend sends two spaces between two literals.
+            while r.maybe_sp():
+                pass
         messages.append(_append_message(r))
         if len(messages) > MAX_APPEND_MESSAGES:
             raise r.error(f"at most {MAX_APPEND_MESSAGES} messages in one APPEND")

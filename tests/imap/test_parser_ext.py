@@ -30,6 +30,13 @@ def test_multiappend_takes_several_messages_each_with_optional_flags_and_date() 
     ))
 
 
+def test_multiappend_tolerates_the_double_space_imapclient_sends_between_literals() -> None:
+    cmd = parse(b"a APPEND INBOX {1+}\r\nx  {1+}\r\ny")
+    assert [m.message for m in cmd.messages] == [b"x", b"y"]
+    with pytest.raises(ParseError):
+        parse(b"a APPEND INBOX  {1+}\r\nx")
+
+
 def test_utf8_append_data_is_a_literal8_in_parentheses() -> None:
     cmd = parse("a APPEND INBOX (\\Seen) UTF8 (~{6}\r\nSä: x) {1}\r\ny".encode())
     assert cmd.messages == (C.AppendMessage(("\\Seen",), None, "Sä: x".encode(), True),
