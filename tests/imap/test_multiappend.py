@@ -4,7 +4,7 @@ RFC 6855 §4 ``UTF8 (literal8)`` APPEND data."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from imapclient import IMAPClient
@@ -28,7 +28,7 @@ async def test_imapclient_multiappend_stores_corpus_messages_with_flags_dates_an
         imap: LiveImap, store: Store, account) -> None:
     sent = await store.folders.get(account.id, "Sent")
     raws = corpus_sample(6)
-    when = datetime(2024, 5, 17, 9, 30, tzinfo=timezone.utc)
+    when = datetime(2024, 5, 17, 9, 30, tzinfo=UTC)
 
     def scenario():
         with IMAPClient("127.0.0.1", imap.port, ssl=False, timeout=20) as client:
