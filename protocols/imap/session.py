@@ -25,6 +25,9 @@ Implementation notes (invariants a maintainer must keep):
 - \Recent (RFC 3501 §2.3.2) as Dovecot does it: a message is recent to the first session
   that has its folder selected read-write after it arrived; the store keeps the highest
   claimed UID per folder (``folders.claim_recent``). IMAP4rev2 sessions never see \Recent.
+- COMPRESS=DEFLATE (RFC 4978, ``compress.py``): after ``OK DEFLATE active`` ``self.reader``
+  is an inflating reader and ``flush()`` (the only writer, with the shutdown BYE) deflates
+  with a sync flush, so every response, IDLE pushes included, is decodable on arrival.
 - QUOTA (RFC 9208): one quota root "" per account with a limit, STORAGE in KiB, read fresh
   from the account row at each request.
 """
@@ -57,6 +60,7 @@ from mailstore.values import AccountInfo, FetchRow, FolderInfo, NewMessage
 from protocols.imap import commands as C
 from protocols.imap import fetch as FETCH
 from protocols.imap import responses as R
+from protocols.imap.compress import CorruptStream, Deflater, Inflater
 from protocols.imap.mailbox import BadSequence, Selected
 from protocols.imap.parser import (
     ParseError,
@@ -112,6 +116,8 @@ class Session:
         self.out: list[bytes] = []
         self.out_size = 0
         self.ending = False
+        self.deflater: Deflater | None = None  # RFC 4978 COMPRESS=DEFLATE, once active
+        self.inflater: Inflater | None = None
 
     # --- I/O -------------------------------------------------------------------------------
     def send(self, data: bytes) -> None:
@@ -126,8 +132,12 @@ class Session:
             data = b"".join(self.out)
             self.out.clear()
             self.out_size = 0
-            self.writer.write(data)
+            self.writer.write(self._wire(data))
             await self.writer.drain()
+
+    def _wire(self, data: bytes) -> bytes:
+        """The bytes as they go out: compressed and sync-flushed once COMPRESS is active."""
+        return self.deflater.compress(data) if self.deflater is not None else data
 
     async def maybe_flush(self) -> None:
         if self.out_size >= FLUSH_AT:
@@ -244,13 +254,21 @@ class Session:
                     continue
                 await self.execute(command)
                 await self.flush()
+        except CorruptStream as exc:
+            log.info("IMAP session of %s ended: %s", self.peer, exc)
+            with contextlib.suppress(Exception):
+                self.out.clear()
+                self.untagged("BYE Compressed data is corrupt")
+                await asyncio.wait_for(self.flush(), 2)
         except (Disconnect, ConnectionError, ssl.SSLError):
             pass
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                self.writer.write(b"* BYE Server shutting down\r\n")
+                self.writer.write(self._wire(b"* BYE Server shutting down\r\n"))
             raise
         finally:
+            if self.inflater is not None:
+                self.inflater.close()
             self.writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.writer.wait_closed(), 2)
@@ -316,7 +334,7 @@ class Session:
                  "LIST-STATUS", "SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH",
                  "SEARCHRES", "SORT", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
                  "QUOTA", "QUOTA=RES-STORAGE", f"APPENDLIMIT={self.server.append_limit}",
-                 "UTF8=ACCEPT", "BINARY", "MULTIAPPEND"]
+                 "UTF8=ACCEPT", "BINARY", "MULTIAPPEND", "COMPRESS=DEFLATE"]
         return " ".join(caps)
 
     # --- any state ----------------------------------------------------------------------------
@@ -412,6 +430,21 @@ class Session:
             enabled.append(cap if cap != "IMAP4REV2" else "IMAP4rev2")
         self.untagged("ENABLED" + "".join(" " + c for c in enabled))
         return "OK ENABLE completed"
+
+    async def cmd_compress(self, cmd: C.Compress) -> str | None:
+        # RFC 4978 §3: BAD for an unknown mechanism, NO [COMPRESSIONACTIVE] for a second one.
+        if cmd.mechanism != "DEFLATE":
+            return f"BAD Unknown compression mechanism {cmd.mechanism[:40]}; use DEFLATE"
+        if self.deflater is not None:
+            return "NO [COMPRESSIONACTIVE] DEFLATE is already active"
+        self.send(f"{cmd.tag} OK DEFLATE active\r\n".encode())
+        await self.flush()
+        # From here both directions are raw DEFLATE; what the client sent after the command
+        # is already compressed, and the inflater reads it from the old reader's buffer.
+        self.deflater = Deflater()
+        self.inflater = Inflater(self.reader, MAX_LINE)
+        self.reader = self.inflater.reader
+        return None
 
     async def cmd_namespace(self, cmd: C.Command) -> str:
         # RFC 2342: personal namespace only; "Other Users" and "Shared Folders" come with ACLs.
@@ -1108,9 +1141,9 @@ def _is_loopback(peer: object) -> bool:
 
 _ANY_STATE = {"CAPABILITY", "NOOP", "LOGOUT", "ID"}
 _NOT_AUTH = {"STARTTLS", "LOGIN", "AUTHENTICATE"}
-_AUTH = {"ENABLE", "NAMESPACE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE",
-         "UNSUBSCRIBE", "LIST", "LSUB", "STATUS", "APPEND", "IDLE", "GETQUOTA", "GETQUOTAROOT",
-         "SETQUOTA"}
+_AUTH = {"ENABLE", "COMPRESS", "NAMESPACE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME",
+         "SUBSCRIBE", "UNSUBSCRIBE", "LIST", "LSUB", "STATUS", "APPEND", "IDLE", "GETQUOTA",
+         "GETQUOTAROOT", "SETQUOTA"}
 _SELECTED = {"CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "UID EXPUNGE", "FETCH", "STORE", "SEARCH",
              "COPY", "MOVE", "SORT", "THREAD"}
 # After these, nothing is synchronised (the mailbox was just (re)opened or closed).
