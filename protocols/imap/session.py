@@ -693,7 +693,7 @@ class Session:
         if any(m.utf8 for m in cmd.messages) and not (self.utf8 or self.rev2):
             # RFC 6855 §4: the UTF8 data item is for clients that enabled UTF8=ACCEPT.
             return "BAD Use ENABLE UTF8=ACCEPT before APPEND with UTF8"
-        # RFC 3502 §6.3.11: every message is stored, or none (one transaction); quota and
+        # RFC 3502: every message is stored, or none (one transaction); quota and
         # the folder are checked for all of them together.
         appended = await self.store.messages.append_many(folder.id, [NewMessage(
             m.message, frozenset(f for f in m.flags if f.lower() != "\\recent"),
