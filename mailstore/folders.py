@@ -11,11 +11,12 @@ from mailstore.database import Database
 from mailstore.errors import AlreadyExists, InvalidName, NotFound
 from mailstore.events import FolderEvents
 from mailstore.messages import ReleaseHook, release_folders
-from mailstore.models import Folder
+from mailstore.models import Folder, Message
 from mailstore.names import DELIMITER, normalise_folder
 from mailstore.values import FolderInfo
 
 F = Folder.__table__
+M = Message.__table__
 
 
 def folder_info(row: object) -> FolderInfo:
@@ -133,6 +134,47 @@ class Folders:
                 F.c.account_id == account_id, F.c.name == folder).values(subscribed=subscribed))
             if result.rowcount == 0:
                 raise NotFound(f"folder {folder} does not exist")
+
+    # \Recent (RFC 3501 §2.3.2), as in Dovecot: a message is recent to exactly one session,
+    # the first to have the folder selected read-write after it arrived. ``recent_uid`` is
+    # the highest UID such a session has claimed.
+    async def recent_mark(self, folder_id: int) -> int:
+        """The highest UID already claimed: messages above it are recent to nobody yet."""
+        async with self.db.read() as conn:
+            mark = await conn.scalar(select(F.c.recent_uid).where(F.c.id == folder_id))
+        if mark is None:
+            raise NotFound(f"folder #{folder_id} does not exist")
+        return mark
+
+    async def claim_recent(self, folder_id: int, up_to: int) -> int:
+        """Claim the UIDs up to ``up_to`` for the calling session; returns the mark before,
+        so the caller's recent messages are those with a UID above it and up to ``up_to``.
+
+        Writes only when there is something to claim (a SELECT of an unchanged folder stays
+        a read); the write re-reads the mark under the write lock, so two sessions never
+        claim the same message.
+        """
+        mark = await self.recent_mark(folder_id)
+        if mark >= up_to:
+            return mark
+        async with self.db.write() as conn:
+            query = select(F.c.recent_uid).where(F.c.id == folder_id)
+            if not self.db.is_sqlite:
+                query = query.with_for_update()
+            mark = await conn.scalar(query)
+            if mark is None:
+                raise NotFound(f"folder #{folder_id} does not exist")
+            if mark < up_to:
+                await conn.execute(update(F).where(F.c.id == folder_id)
+                                   .values(recent_uid=up_to))
+        return mark
+
+    async def recent_count(self, folder_id: int) -> int:
+        """Messages nobody has claimed as recent yet (STATUS RECENT)."""
+        async with self.db.read() as conn:
+            mark = select(F.c.recent_uid).where(F.c.id == folder_id).scalar_subquery()
+            return await conn.scalar(select(func.count()).where(
+                M.c.folder_id == folder_id, M.c.uid > mark)) or 0
 
     @staticmethod
     async def _next_uidvalidity(conn: AsyncConnection, account_id: int) -> int:

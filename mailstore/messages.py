@@ -187,6 +187,13 @@ class Messages:
         prepared = prepare(NewMessage(raw, frozenset(flags), internal_date))
         return (await self.append_prepared(folder_id, [prepared]))[0]
 
+    async def append_many(
+        self, folder_id: int, messages: Sequence[NewMessage]
+    ) -> list[Appended]:
+        """Store several messages atomically, all or none (IMAP MULTIAPPEND, RFC 3502):
+        one transaction, so the quota is checked for the total."""
+        return await self.append_prepared(folder_id, [prepare(m) for m in messages])
+
     async def append_prepared(
         self, folder_id: int, items: Sequence[Prepared]
     ) -> list[Appended]:

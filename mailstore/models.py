@@ -80,6 +80,9 @@ class Folder(Base):
     unseen_count: Mapped[int] = mapped_column(Integer, default=0)
     total_size: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # IMAP \Recent (RFC 3501 §2.3.2), as Dovecot keeps it: the highest UID some session has
+    # seen with the folder selected read-write; UIDs above it are recent to the next one.
+    recent_uid: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Content(Base):

@@ -72,6 +72,11 @@ class UidKey:
 
 
 @dataclass(frozen=True, slots=True)
+class RecentKey:
+    """SEARCH RECENT (RFC 3501 §6.4.4): recent is per session, so the session resolves it."""
+
+
+@dataclass(frozen=True, slots=True)
 class Command:
     tag: str
     name: str  # upper case, e.g. NOOP, LOGIN; "UID FETCH" etc. carry uid=True instead
@@ -97,6 +102,13 @@ class Authenticate(Command):
 @dataclass(frozen=True, slots=True)
 class Id(Command):
     params: tuple[tuple[str, str | None], ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Compress(Command):
+    """RFC 4978 COMPRESS mechanism (upper case)."""
+
+    mechanism: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,11 +173,22 @@ class SetQuota(Command):
 
 
 @dataclass(frozen=True, slots=True)
-class Append(Command):
-    mailbox: str
+class AppendMessage:
+    """One message of an APPEND: flags, internal date, bytes. ``utf8``: it came as RFC 6855
+    §4 ``UTF8 (literal8)``."""
+
     flags: tuple[str, ...]
     date: datetime | None
     message: bytes
+    utf8: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Append(Command):
+    """APPEND with one message, or several (RFC 3502 MULTIAPPEND), stored all or none."""
+
+    mailbox: str
+    messages: tuple[AppendMessage, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,8 +257,8 @@ class UidExpunge(Command):
 ALL = S.And(())
 
 __all__ = [
-    "ALL", "Append", "Authenticate", "Command", "CopyMove", "Enable", "Fetch", "FetchItem",
-    "Id", "List", "Login", "MailboxCommand", "Quota", "Rename", "Search", "SeqKey", "Section",
-    "Select", "SequenceSet", "SetQuota", "Simple", "Sort", "Status", "Store", "Thread",
-    "UidExpunge", "UidKey",
+    "ALL", "Append", "AppendMessage", "Authenticate", "Command", "Compress", "CopyMove",
+    "Enable", "Fetch", "FetchItem", "Id", "List", "Login", "MailboxCommand", "Quota",
+    "RecentKey", "Rename", "Search", "SeqKey", "Section", "Select", "SequenceSet", "SetQuota",
+    "Simple", "Sort", "Status", "Store", "Thread", "UidExpunge", "UidKey",
 ]

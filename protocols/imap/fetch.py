@@ -14,7 +14,7 @@ Implementation notes:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 
 from mailstore.mime import find_part, section_bounds
 from mailstore.mime.sections import BE, BS, CHILDREN, CTE, is_multipart
@@ -54,9 +54,10 @@ def sets_seen(items: Sequence[C.FetchItem]) -> bool:
 
 def render(
     seq: int, row: FetchRow, items: Sequence[C.FetchItem], raw: Callable[[], bytes],
-    modseq: bool = False,
+    modseq: bool = False, recent: Container[int] = (),
 ) -> bytes:
-    """One ``* seq FETCH (...)`` line (with literals) for one message."""
+    """One ``* seq FETCH (...)`` line (with literals) for one message; ``recent`` holds the
+    UIDs that are \\Recent to this session."""
     out: list[bytes] = []
     sections = None
     for item in items:
@@ -64,7 +65,7 @@ def render(
         if name == "UID":
             out.append(b"UID " + str(row.uid).encode())
         elif name == "FLAGS":
-            out.append(b"FLAGS " + R.flag_list(row.flags, row.keywords))
+            out.append(b"FLAGS " + R.flag_list(row.flags, row.keywords, row.uid in recent))
         elif name == "INTERNALDATE":
             out.append(b"INTERNALDATE " + R.internal_date(row.internal_date))
         elif name == "RFC822.SIZE":

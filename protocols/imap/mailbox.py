@@ -1,4 +1,4 @@
-"""The selected mailbox of one session: its sequence-number map and what it has reported.
+r"""The selected mailbox of one session: its sequence-number map and what it has reported.
 
 Implementation notes (invariants):
 - ``uids`` is this session's view: message sequence number n is ``uids[n - 1]``. It changes
@@ -7,6 +7,9 @@ Implementation notes (invariants):
 - ``modseq`` is the folder's HIGHESTMODSEQ up to which changes were taken from the change log.
   Expunges by others that may not be announced yet (during FETCH, STORE, SEARCH: RFC 9051
   §7.5.1) wait in ``pending_expunge`` and stay in ``uids`` until announced.
+- ``recent`` holds the UIDs that are \Recent to this session: claimed in the store
+  (``folders.claim_recent``) at SELECT and when new mail is announced, so no other session
+  sees them as recent. EXAMINE shows the unclaimed ones and leaves them unclaimed.
 - ``own`` remembers (uid, modseq) of flag changes this session already reported in its own
   STORE responses, so that the change log does not echo them back.
 """
@@ -34,6 +37,7 @@ class Selected:
     pending_expunge: set[int] = field(default_factory=set)
     own: set[tuple[int, int]] = field(default_factory=set)
     saved: list[int] = field(default_factory=list)  # RFC 5182 SEARCHRES "$", as UIDs
+    recent: set[int] = field(default_factory=set)  # \Recent to this session (RFC 3501)
 
     @property
     def exists(self) -> int:
@@ -85,6 +89,7 @@ class Selected:
         if seq is not None:
             del self.uids[seq - 1]
         self.pending_expunge.discard(uid)
+        self.recent.discard(uid)
         return seq
 
     def add(self, new_uids: list[int]) -> None:

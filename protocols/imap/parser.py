@@ -24,6 +24,7 @@ from mailstore import search as S
 from protocols.imap import commands as C
 
 MAX_DEPTH = 32  # parenthesis / NOT / OR nesting in SEARCH; deeper is an attack, not a client
+MAX_APPEND_MESSAGES = 10_000  # messages in one MULTIAPPEND (RFC 3502)
 
 _LITERAL_AT_END = re.compile(rb"~?\{(\d{1,12})(\+?)\}\r\n\Z")
 # RFC 9051 §9: atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards / quoted-specials
@@ -341,6 +342,12 @@ def _id(r: _Reader, tag: str, name: str) -> C.Command:
     return C.Id(tag, name, tuple(items))
 
 
+def _compress(r: _Reader, tag: str, name: str) -> C.Command:
+    # RFC 4978 §4: command-auth =/ compress; compress = "COMPRESS" SP algorithm
+    r.sp()
+    return C.Compress(tag, name, r.atom("a compression mechanism").upper())
+
+
 def _enable(r: _Reader, tag: str, name: str) -> C.Command:
     caps = []
     while r.maybe_sp():
@@ -492,9 +499,25 @@ def _setquota(r: _Reader, tag: str, name: str) -> C.Command:
 
 
 def _append(r: _Reader, tag: str, name: str) -> C.Command:
+    # RFC 3502 §6: append = "APPEND" SP mailbox 1*append-message;
+    # append-message = SP [flag-list SP] [date-time SP] append-data
     r.sp()
     mailbox = r.mailbox()
-    r.sp()
+    messages = []
+    while r.maybe_sp():
+        if messages:
+            # Lenient: IMAPClient.multiappend sends two spaces between two literals.
+            while r.maybe_sp():
+                pass
+        messages.append(_append_message(r))
+        if len(messages) > MAX_APPEND_MESSAGES:
+            raise r.error(f"at most {MAX_APPEND_MESSAGES} messages in one APPEND")
+    if not messages:
+        raise r.error("APPEND needs the message as a literal")
+    return C.Append(tag, name, mailbox, tuple(messages))
+
+
+def _append_message(r: _Reader) -> C.AppendMessage:
     flags: tuple[str, ...] = ()
     when = None
     if r.at(b"("):
@@ -503,10 +526,17 @@ def _append(r: _Reader, tag: str, name: str) -> C.Command:
     if r.at(b'"'):
         when = _date_time(r)
         r.sp()
+    if r.data[r.pos:r.pos + 6].upper() == b"UTF8 (":
+        # RFC 6855 §4: append-data =/ "UTF8" SP "(" literal8 ")"
+        r.pos += 6
+        if not (r.at(b"{") or r.at(b"~{")):
+            raise r.error("UTF8 needs the message as a literal8 in parentheses")
+        message = r.literal_bytes(binary=True)
+        r.expect(b")", "')' after the UTF8 literal")
+        return C.AppendMessage(flags, when, message, utf8=True)
     if not (r.at(b"{") or r.at(b"~{")):
         raise r.error("APPEND needs the message as a literal")
-    message = r.literal_bytes(binary=True)
-    return C.Append(tag, name, mailbox, flags, when, message)
+    return C.AppendMessage(flags, when, r.literal_bytes(binary=True))
 
 
 def _date_time(r: _Reader) -> datetime:
@@ -798,10 +828,12 @@ def _search_key(r: _Reader, depth: int) -> object:
     if key in _FLAG_KEYS:
         flag, present = _FLAG_KEYS[key]
         return S.Flag(flag, present)
-    if key in ("NEW", "RECENT"):  # this store keeps no \Recent (gone in IMAP4rev2)
-        return S.Not(C.ALL)
+    if key == "RECENT":  # RFC 3501 §6.4.4 (gone in IMAP4rev2)
+        return C.RecentKey()
+    if key == "NEW":
+        return S.And((C.RecentKey(), S.Flag("\\Seen", False)))
     if key == "OLD":
-        return C.ALL
+        return S.Not(C.RecentKey())
     if key in _TEXT_KEYS:
         r.sp()
         return S.Text(_TEXT_KEYS[key], r.astring("a search string"))
@@ -847,6 +879,7 @@ _COMMANDS = {
     "CHECK": _simple, "CLOSE": _simple, "UNSELECT": _simple, "EXPUNGE": _simple,
     "IDLE": _simple, "NAMESPACE": _simple,
     "LOGIN": _login, "AUTHENTICATE": _authenticate, "ID": _id, "ENABLE": _enable,
+    "COMPRESS": _compress,
     "SELECT": _select, "EXAMINE": _select, "CREATE": _mailbox_only, "DELETE": _mailbox_only,
     "SUBSCRIBE": _mailbox_only, "UNSUBSCRIBE": _mailbox_only, "RENAME": _rename,
     "LIST": _list, "LSUB": _list, "STATUS": _status, "APPEND": _append,

@@ -16,7 +16,7 @@ from mailstore import flags as F_
 from mailstore import mutf7
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_FLAG_CACHE: dict[tuple[int, str], bytes] = {}
+_FLAG_CACHE: dict[tuple[int, str, bool], bytes] = {}
 
 
 def string(value: str | bytes, ascii_only: bool = False) -> bytes:
@@ -34,12 +34,18 @@ def literal(data: bytes) -> bytes:
     return prefix + str(len(data)).encode() + b"}\r\n" + data
 
 
-def flag_list(mask: int, keywords: str) -> bytes:
-    """``(\\Seen $Label1)`` for a stored mask and keyword string; cached, it is hot in FETCH."""
-    key = (mask, keywords)
+def flag_list(mask: int, keywords: str, recent: bool = False) -> bytes:
+    """``(\\Seen $Label1)`` for a stored mask and keyword string; cached, it is hot in FETCH.
+
+    ``recent`` adds ``\\Recent``, which is not stored: it belongs to one session.
+    """
+    key = (mask, keywords, recent)
     cached = _FLAG_CACHE.get(key)
     if cached is None:
-        cached = ("(" + " ".join(F_.join_flags(mask, keywords)) + ")").encode()
+        names = F_.join_flags(mask, keywords)
+        if recent:
+            names = [*names, "\\Recent"]
+        cached = ("(" + " ".join(names) + ")").encode()
         if len(_FLAG_CACHE) < 4096:
             _FLAG_CACHE[key] = cached
     return cached

@@ -24,6 +24,8 @@ from protocols.imap.session import MAX_LINE, Session
 log = logging.getLogger("tidings.imap")
 
 DEFAULT_APPEND_LIMIT = 50 * 1024 * 1024
+# All messages of one MULTIAPPEND together (they are held in memory until stored).
+DEFAULT_APPEND_TOTAL_LIMIT = 100 * 1024 * 1024
 
 
 class ImapServer:
@@ -33,12 +35,16 @@ class ImapServer:
         self, store: Store, hostname: str = "localhost",
         tls: ssl.SSLContext | None = None, *, loopback_is_secure: bool = True,
         append_limit: int = DEFAULT_APPEND_LIMIT, failure_delay: float = 1.0,
+        append_total_limit: int | None = None,
     ) -> None:
         self.store = store
         self.hostname = hostname
         self.tls_context = tls
         self.loopback_is_secure = loopback_is_secure
         self.append_limit = append_limit
+        self.append_total_limit = max(append_limit, append_total_limit
+                                      if append_total_limit is not None
+                                      else DEFAULT_APPEND_TOTAL_LIMIT)
         # Slows each guess; Store.logins locks an address out after repeated failures.
         self.failure_delay = failure_delay
         self._servers: list[asyncio.Server] = []

@@ -1,4 +1,4 @@
-"""One IMAP connection: framing, the state machine (RFC 9051 §3) and every command.
+r"""One IMAP connection: framing, the state machine (RFC 9051 §3) and every command.
 
 Implementation notes (invariants a maintainer must keep):
 - The session owns the socket; the parser (``parser.py``) is pure; the store owns policy and
@@ -22,6 +22,12 @@ Implementation notes (invariants a maintainer must keep):
   ``VANISHED uid-set`` instead of ``n EXPUNGE``. ``VANISHED (EARLIER)`` (SELECT with QRESYNC,
   UID FETCH … VANISHED) only names UIDs no longer in the session's map: an expunge that is
   still pending is announced later as a plain VANISHED, so sequence numbers stay consistent.
+- \Recent (RFC 3501 §2.3.2) as Dovecot does it: a message is recent to the first session
+  that has its folder selected read-write after it arrived; the store keeps the highest
+  claimed UID per folder (``folders.claim_recent``). IMAP4rev2 sessions never see \Recent.
+- COMPRESS=DEFLATE (RFC 4978, ``compress.py``): after ``OK DEFLATE active`` ``self.reader``
+  is an inflating reader and ``flush()`` (the only writer, with the shutdown BYE) deflates
+  with a sync flush, so every response, IDLE pushes included, is decodable on arrival.
 - QUOTA (RFC 9208): one quota root "" per account with a limit, STORAGE in KiB, read fresh
   from the account row at each request.
 """
@@ -31,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import bisect
 import contextlib
 import ipaddress
 import logging
@@ -49,10 +56,11 @@ from mailstore.errors import (
     StoreError,
 )
 from mailstore.names import DELIMITER
-from mailstore.values import AccountInfo, FetchRow, FolderInfo
+from mailstore.values import AccountInfo, FetchRow, FolderInfo, NewMessage
 from protocols.imap import commands as C
 from protocols.imap import fetch as FETCH
 from protocols.imap import responses as R
+from protocols.imap.compress import CorruptStream, Deflater, Inflater
 from protocols.imap.mailbox import BadSequence, Selected
 from protocols.imap.parser import (
     ParseError,
@@ -108,6 +116,8 @@ class Session:
         self.out: list[bytes] = []
         self.out_size = 0
         self.ending = False
+        self.deflater: Deflater | None = None  # RFC 4978 COMPRESS=DEFLATE, once active
+        self.inflater: Inflater | None = None
 
     # --- I/O -------------------------------------------------------------------------------
     def send(self, data: bytes) -> None:
@@ -122,8 +132,12 @@ class Session:
             data = b"".join(self.out)
             self.out.clear()
             self.out_size = 0
-            self.writer.write(data)
+            self.writer.write(self._wire(data))
             await self.writer.drain()
+
+    def _wire(self, data: bytes) -> bytes:
+        """The bytes as they go out: compressed and sync-flushed once COMPRESS is active."""
+        return self.deflater.compress(data) if self.deflater is not None else data
 
     async def maybe_flush(self) -> None:
         if self.out_size >= FLUSH_AT:
@@ -166,7 +180,10 @@ class Session:
         """The bytes of one whole command, literals included; None if it was refused."""
         line = await self._readline()
         tag, name = command_tag_and_name(line)
-        limit = self.server.append_limit if name == "APPEND" else MAX_COMMAND
+        append = name == "APPEND"
+        # RFC 7889 APPENDLIMIT is per message; a MULTIAPPEND (RFC 3502) is held in memory
+        # until it is stored, so the messages together have a limit too.
+        limit = self.server.append_total_limit if append else MAX_COMMAND
         parts = [line]
         total = len(line)
         while True:
@@ -174,10 +191,16 @@ class Session:
             if lit is None:
                 return b"".join(parts)
             size, nonsync = lit
-            if total + size > limit:
-                what = "message" if name == "APPEND" else "command"
-                self.send(f"{tag or '*'} BAD [TOOBIG] {what} too big: {size} bytes, the limit "
-                          f"is {limit}\r\n".encode())
+            refusal = None
+            if append and size > self.server.append_limit:
+                refusal = (f"message too big: {size} bytes, the limit is "
+                           f"{self.server.append_limit}")
+            elif total + size > limit:
+                refusal = (f"command too big: {total + size} bytes, the limit is {limit}"
+                           if not append else f"messages too big together: {total + size} "
+                           f"bytes in one APPEND, the limit is {limit}")
+            if refusal is not None:
+                self.send(f"{tag or '*'} BAD [TOOBIG] {refusal}\r\n".encode())
                 if nonsync:
                     # RFC 7888 §4: the literal is already on its way; we must not read it.
                     self.untagged("BYE Literal too big")
@@ -231,13 +254,21 @@ class Session:
                     continue
                 await self.execute(command)
                 await self.flush()
+        except CorruptStream as exc:
+            log.info("IMAP session of %s ended: %s", self.peer, exc)
+            with contextlib.suppress(Exception):
+                self.out.clear()
+                self.untagged("BYE Compressed data is corrupt")
+                await asyncio.wait_for(self.flush(), 2)
         except (Disconnect, ConnectionError, ssl.SSLError):
             pass
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                self.writer.write(b"* BYE Server shutting down\r\n")
+                self.writer.write(self._wire(b"* BYE Server shutting down\r\n"))
             raise
         finally:
+            if self.inflater is not None:
+                self.inflater.close()
             self.writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.writer.wait_closed(), 2)
@@ -303,7 +334,7 @@ class Session:
                  "LIST-STATUS", "SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH",
                  "SEARCHRES", "SORT", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
                  "QUOTA", "QUOTA=RES-STORAGE", f"APPENDLIMIT={self.server.append_limit}",
-                 "UTF8=ACCEPT", "BINARY"]
+                 "UTF8=ACCEPT", "BINARY", "MULTIAPPEND", "COMPRESS=DEFLATE"]
         return " ".join(caps)
 
     # --- any state ----------------------------------------------------------------------------
@@ -400,6 +431,21 @@ class Session:
         self.untagged("ENABLED" + "".join(" " + c for c in enabled))
         return "OK ENABLE completed"
 
+    async def cmd_compress(self, cmd: C.Compress) -> str | None:
+        # RFC 4978 §3: BAD for an unknown mechanism, NO [COMPRESSIONACTIVE] for a second one.
+        if cmd.mechanism != "DEFLATE":
+            return f"BAD Unknown compression mechanism {cmd.mechanism[:40]}; use DEFLATE"
+        if self.deflater is not None:
+            return "NO [COMPRESSIONACTIVE] DEFLATE is already active"
+        self.send(f"{cmd.tag} OK DEFLATE active\r\n".encode())
+        await self.flush()
+        # From here both directions are raw DEFLATE; what the client sent after the command
+        # is already compressed, and the inflater reads it from the old reader's buffer.
+        self.deflater = Deflater()
+        self.inflater = Inflater(self.reader, MAX_LINE)
+        self.reader = self.inflater.reader
+        return None
+
     async def cmd_namespace(self, cmd: C.Command) -> str:
         # RFC 2342: personal namespace only; "Other Users" and "Shared Folders" come with ACLs.
         self.untagged('NAMESPACE (("" "/")) NIL NIL')
@@ -432,6 +478,7 @@ class Session:
             self.condstore = True
         self.selected = Selected(info.id, info.name, readonly, info.uidvalidity, uids,
                                  info.highestmodseq)
+        await self._take_recent(uids)
         self.send(b"* FLAGS " + SYSTEM_FLAGS + b"\r\n")
         if readonly:
             self.untagged("OK [PERMANENTFLAGS ()] Read-only mailbox")
@@ -440,7 +487,7 @@ class Session:
                           "\\*)] Flags permitted")
         self.untagged(f"{len(uids)} EXISTS")
         if not self.rev2:
-            self.untagged("0 RECENT")  # RFC 3501 §7.3.2; this store keeps no \Recent
+            self.untagged(f"{len(self.selected.recent)} RECENT")  # RFC 3501 §7.3.2
             # RFC 3501 §6.3.1: OK [UNSEEN n] names the first unseen message (not in rev2).
             first = await self.store.messages.first_unseen(info.id) if info.unseen else None
             seq = self.selected.seq_of(first) if first is not None else None
@@ -462,6 +509,26 @@ class Session:
 
     cmd_examine = cmd_select
 
+    async def _take_recent(self, new_uids: list[int]) -> None:
+        """Mark the session's \\Recent messages among ``new_uids`` (ascending), just shown.
+
+        RFC 3501 §2.3.2: recent to this session and no other; SELECT claims them in the
+        store. RFC 3501 §6.3.2: EXAMINE must not take \\Recent away, so it only looks.
+        """
+        sel = self.selected
+        if not new_uids:
+            return
+        if sel.readonly:
+            mark = await self.store.folders.recent_mark(sel.folder_id)
+        else:
+            mark = await self.store.folders.claim_recent(sel.folder_id, new_uids[-1])
+        sel.recent.update(new_uids[bisect.bisect_right(new_uids, mark):])
+
+    @property
+    def recent(self) -> set[int] | tuple[()]:
+        """UIDs to flag \\Recent in FLAGS; IMAP4rev2 (RFC 9051 §E) has no \\Recent."""
+        return self.selected.recent if self.selected is not None and not self.rev2 else ()
+
     async def _resync(self, modseq: int, known: C.SequenceSet | None) -> None:
         """RFC 7162 §3.2.5.1: what changed since the client's MODSEQ, for a matching
         UIDVALIDITY: VANISHED (EARLIER) for expunged known UIDs, then FETCH for changes."""
@@ -476,7 +543,8 @@ class Session:
             if seq is None:
                 continue  # added after our UID list: the next update announces it
             self.send(f"* {seq} FETCH (UID {c.uid} FLAGS ".encode()
-                      + R.flag_list(c.flags, c.keywords) + f" MODSEQ ({c.modseq}))\r\n".encode())
+                      + R.flag_list(c.flags, c.keywords, c.uid in self.recent)
+                      + f" MODSEQ ({c.modseq}))\r\n".encode())
 
     async def cmd_create(self, cmd: C.MailboxCommand) -> str:
         name = self.mailbox_name(cmd.mailbox).rstrip(DELIMITER)
@@ -555,8 +623,10 @@ class Session:
         values = {
             "MESSAGES": folder.messages, "UIDNEXT": folder.uidnext,
             "UIDVALIDITY": folder.uidvalidity, "UNSEEN": folder.unseen,
-            "SIZE": folder.size, "HIGHESTMODSEQ": folder.highestmodseq, "RECENT": 0,
+            "SIZE": folder.size, "HIGHESTMODSEQ": folder.highestmodseq,
         }
+        if "RECENT" in items:  # RFC 3501 §6.3.10: recent to whoever selects it next
+            values["RECENT"] = await self.store.folders.recent_count(folder.id)
         if "DELETED" in items or "DELETED-STORAGE" in items:
             count, size = await self.store.messages.deleted_usage(folder.id)
             values["DELETED"] = count  # RFC 9051 §6.3.11
@@ -618,13 +688,19 @@ class Session:
             folder = await self.folder(cmd.mailbox)
         except NotFound:
             return "NO [TRYCREATE] The folder does not exist; create it first"  # §6.3.12
-        if not cmd.message:
+        if any(not m.message for m in cmd.messages):
             return "NO An empty message cannot be appended"
-        when = int(cmd.date.timestamp()) if cmd.date is not None else None
-        appended = await self.store.messages.append(
-            folder.id, cmd.message, [f for f in cmd.flags if f.lower() != "\\recent"], when)
-        # RFC 4315 §3: APPENDUID uidvalidity uid
-        return f"OK [APPENDUID {appended.uidvalidity} {appended.uid}] APPEND completed"
+        if any(m.utf8 for m in cmd.messages) and not (self.utf8 or self.rev2):
+            # RFC 6855 §4: the UTF8 data item is for clients that enabled UTF8=ACCEPT.
+            return "BAD Use ENABLE UTF8=ACCEPT before APPEND with UTF8"
+        # RFC 3502: every message is stored, or none (one transaction); quota and
+        # the folder are checked for all of them together.
+        appended = await self.store.messages.append_many(folder.id, [NewMessage(
+            m.message, frozenset(f for f in m.flags if f.lower() != "\\recent"),
+            int(m.date.timestamp()) if m.date is not None else None) for m in cmd.messages])
+        # RFC 4315 §3: APPENDUID uidvalidity uid-set (a set for MULTIAPPEND)
+        uids = R.sequence_set(a.uid for a in appended)
+        return f"OK [APPENDUID {appended[0].uidvalidity} {uids}] APPEND completed"
 
     async def cmd_idle(self, cmd: C.Command) -> str | None:
         # RFC 2177 / RFC 9051 §6.3.13: push changes until the client says DONE.
@@ -739,6 +815,7 @@ class Session:
         contents = FETCH.needs_contents(items)
         blob = FETCH.needs_blob(items)
         modseq = self.condstore
+        recent = self.recent
         changed_since = cmd.changed_since
         if changed_since is not None:
             self.condstore = modseq = True
@@ -750,7 +827,7 @@ class Session:
                 if seq is None:
                     continue
                 self.send(FETCH.render(seq, row, items, _blob_reader(self, row) if blob
-                                       else _no_blob, modseq))
+                                       else _no_blob, modseq, recent))
                 if blob:
                     await self.maybe_flush()  # bodies: never hold more than ~FLUSH_AT
             await self.maybe_flush()
@@ -782,8 +859,8 @@ class Session:
                         continue
                     if cmd.silent and not self.condstore:
                         continue
-                    parts = [] if cmd.silent else [b"FLAGS " + R.flag_list(row.flags,
-                                                                          row.keywords)]
+                    parts = [] if cmd.silent else [b"FLAGS " + R.flag_list(
+                        row.flags, row.keywords, row.uid in self.recent)]
                     if cmd.uid:
                         parts.insert(0, f"UID {row.uid}".encode())
                     if self.condstore:
@@ -884,6 +961,8 @@ class Session:
                 return S.Uids(R.ranges(sel.resolve(numbers, False)))
             case C.UidKey(uids):
                 return S.Uids(R.ranges(sel.resolve(uids, True)))
+            case C.RecentKey():
+                return S.Uids(R.ranges(sorted(sel.recent)))
             case S.And(items):
                 return S.And(tuple(self._resolve_criteria(i) for i in items))
             case S.Or(left, right):
@@ -941,8 +1020,12 @@ class Session:
         new = [c.uid for c in changes.changed
                if sel.seq_of(c.uid) is None and c.uid not in changes.expunged]
         if new:
-            sel.add(sorted(new))
+            new.sort()
+            sel.add(new)
             self.untagged(f"{sel.exists} EXISTS")
+            await self._take_recent(new)
+            if not self.rev2:
+                self.untagged(f"{len(sel.recent)} RECENT")  # RFC 3501 §7.3.2
         fresh = set(new)
         for c in changes.changed:
             if c.uid in fresh or c.uid in sel.pending_expunge or (c.uid, c.modseq) in sel.own:
@@ -952,7 +1035,8 @@ class Session:
                 continue
             modseq = f" MODSEQ ({c.modseq})" if self.condstore else ""
             self.send(f"* {seq} FETCH (UID {c.uid} FLAGS ".encode()
-                      + R.flag_list(c.flags, c.keywords) + f"{modseq})\r\n".encode())
+                      + R.flag_list(c.flags, c.keywords, c.uid in self.recent)
+                      + f"{modseq})\r\n".encode())
         sel.own = {(u, m) for u, m in sel.own if m > changes.highestmodseq}
 
 
@@ -1057,9 +1141,9 @@ def _is_loopback(peer: object) -> bool:
 
 _ANY_STATE = {"CAPABILITY", "NOOP", "LOGOUT", "ID"}
 _NOT_AUTH = {"STARTTLS", "LOGIN", "AUTHENTICATE"}
-_AUTH = {"ENABLE", "NAMESPACE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE",
-         "UNSUBSCRIBE", "LIST", "LSUB", "STATUS", "APPEND", "IDLE", "GETQUOTA", "GETQUOTAROOT",
-         "SETQUOTA"}
+_AUTH = {"ENABLE", "COMPRESS", "NAMESPACE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME",
+         "SUBSCRIBE", "UNSUBSCRIBE", "LIST", "LSUB", "STATUS", "APPEND", "IDLE", "GETQUOTA",
+         "GETQUOTAROOT", "SETQUOTA"}
 _SELECTED = {"CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "UID EXPUNGE", "FETCH", "STORE", "SEARCH",
              "COPY", "MOVE", "SORT", "THREAD"}
 # After these, nothing is synchronised (the mailbox was just (re)opened or closed).

@@ -60,11 +60,12 @@ async def test_condstore_changedsince_modseq_search_and_searchres(
     ]))
     assert any(line.startswith(f"* OK [HIGHESTMODSEQ {base + 1}]".encode())
                for line in out[b"b"])
-    assert out[b"c"][:-1] == [f"* 3 FETCH (FLAGS (\\Flagged) MODSEQ ({base + 1}))\r\n".encode()]
+    assert out[b"c"][:-1] == [
+        f"* 3 FETCH (FLAGS (\\Flagged \\Recent) MODSEQ ({base + 1}))\r\n".encode()]
     assert out[b"d"][0] == f"* SEARCH 3 (MODSEQ {base + 1})\r\n".encode()
     assert out[b"e"] == [out[b"e"][-1]] and out[b"e"][-1].startswith(b"e OK")
     assert out[b"f"][0].startswith(b"* 3 FETCH (UID 3")
-    assert re.match(rb"\* 1 FETCH \(FLAGS \(\) MODSEQ \(\d+\)\)", out[b"g"][0])
+    assert re.match(rb"\* 1 FETCH \(FLAGS \(\\Recent\) MODSEQ \(\d+\)\)", out[b"g"][0])
 
 
 async def test_imap4rev2_search_answers_with_esearch(

@@ -135,5 +135,5 @@ async def test_capabilities_after_login_name_every_extension_that_works(
         "SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "SORT",
         "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
         f"APPENDLIMIT={imap.server.append_limit}", "UTF8=ACCEPT", "BINARY", "QUOTA",
-        "QUOTA=RES-STORAGE",
+        "QUOTA=RES-STORAGE", "MULTIAPPEND", "COMPRESS=DEFLATE",
     }

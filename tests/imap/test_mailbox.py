@@ -36,8 +36,9 @@ async def test_flags_stored_by_one_session_reach_another_on_noop(
             return stored, removed, updates
 
     stored, removed, updates = await client_thread(scenario)
-    assert set(stored[2]) == {b"\\Flagged", b"$Important"}
-    assert removed[2] == (b"\\Flagged",)
+    # a selected first: the three messages are \Recent to a (RFC 3501 §2.3.2), not to b.
+    assert set(stored[2]) == {b"\\Flagged", b"$Important", b"\\Recent"}
+    assert removed[2] == (b"\\Flagged", b"\\Recent")
     fetches = [u for u in updates if u[1] == b"FETCH"]
     assert fetches, updates
     seq, _, data = fetches[-1]

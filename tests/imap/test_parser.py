@@ -83,9 +83,10 @@ def test_search_keys_nest_with_or_not_and_parentheses() -> None:
 
 def test_append_with_flags_date_and_literal() -> None:
     cmd = parse(b'a APPEND Sent (\\Seen) "17-May-2024 09:30:00 +0200" {5+}\r\nhello')
-    assert isinstance(cmd, C.Append)
-    assert cmd.flags == ("\\Seen",) and cmd.message == b"hello"
-    assert cmd.date is not None and cmd.date.utcoffset().total_seconds() == 7200
+    assert isinstance(cmd, C.Append) and len(cmd.messages) == 1
+    message = cmd.messages[0]
+    assert message.flags == ("\\Seen",) and message.message == b"hello"
+    assert message.date is not None and message.date.utcoffset().total_seconds() == 7200
 
 
 def test_list_extended_with_selection_patterns_and_status_return() -> None:
