@@ -34,6 +34,8 @@ from tidings.tls import server_context
 
 if TYPE_CHECKING:
     from protocols.collector.scheduler import CollectorScheduler
+    from protocols.imap.server import ImapServer
+    from protocols.pop3.server import Pop3Server
 
 SMTP_SERVICES = (MX, SUBMISSION, SUBMISSIONS)
 
@@ -94,8 +96,8 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    imap = await start_imap(runtime, sockets, tls)
-    pop3 = await start_pop3(runtime, sockets, tls)
+    imap = await start_mail_access(runtime, sockets, tls, "imap")
+    pop3 = await start_mail_access(runtime, sockets, tls, "pop3")
     collector = start_collector(runtime)
     tasks = [asyncio.create_task(s.serve(sockets=[sockets["web"]])) for s in servers]
     runtime.store.logins = FailureLimiter(cfg.login_max_failures, cfg.login_lockout_seconds)
@@ -159,31 +161,20 @@ def start_collector(runtime: Runtime) -> CollectorScheduler:
     return scheduler
 
 
-async def start_imap(runtime: Runtime, sockets: dict[str, socket.socket],
-                     tls: ssl.SSLContext) -> object | None:
-    """IMAP (STARTTLS) and IMAPS (implicit TLS) on their bound sockets, if enabled."""
-    if "imap" not in sockets and "imaps" not in sockets:
+async def start_mail_access(runtime: Runtime, sockets: dict[str, socket.socket],
+                            tls: ssl.SSLContext, protocol: str) -> Pop3Server | ImapServer | None:
+    """IMAP or POP3 on its bound sockets, if enabled: "imap"/"pop3" start in plain text
+    (STARTTLS/STLS), "imaps"/"pop3s" with TLS."""
+    plain, secure = protocol, protocol + "s"
+    if plain not in sockets and secure not in sockets:
         return None
     from protocols.imap.server import ImapServer
-
-    server = ImapServer(runtime.store, runtime.config.hostname, tls)
-    if "imap" in sockets:
-        await server.start(sockets["imap"])
-    if "imaps" in sockets:
-        await server.start(sockets["imaps"], implicit_tls=True)
-    return server
-
-
-async def start_pop3(runtime: Runtime, sockets: dict[str, socket.socket],
-                     tls: ssl.SSLContext) -> object | None:
-    """POP3 (STLS) and POP3S (implicit TLS) on their bound sockets, if enabled."""
-    if "pop3" not in sockets and "pop3s" not in sockets:
-        return None
     from protocols.pop3.server import Pop3Server
 
-    server = Pop3Server(runtime.store, runtime.config.hostname, tls)
-    if "pop3" in sockets:
-        await server.start(sockets["pop3"])
-    if "pop3s" in sockets:
-        await server.start(sockets["pop3s"], implicit_tls=True)
+    kind = ImapServer if protocol == "imap" else Pop3Server
+    server = kind(runtime.store, runtime.config.hostname, tls)
+    if plain in sockets:
+        await server.start(sockets[plain])
+    if secure in sockets:
+        await server.start(sockets[secure], implicit_tls=True)
     return server

@@ -13,15 +13,12 @@ Implementation notes:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import socket
 import ssl
 
 from mailstore.store import Store
 from protocols.imap.session import MAX_LINE, Session
-
-log = logging.getLogger("tidings.imap")
+from protocols.listener import SessionListener
 
 DEFAULT_APPEND_LIMIT = 50 * 1024 * 1024
 # All messages of one MULTIAPPEND together (they are held in memory until stored).
@@ -47,40 +44,17 @@ class ImapServer:
                                       else DEFAULT_APPEND_TOTAL_LIMIT)
         # Slows each guess; Store.logins locks an address out after repeated failures.
         self.failure_delay = failure_delay
-        self._servers: list[asyncio.Server] = []
-        self._sessions: set[asyncio.Task] = set()
+        self._listener = SessionListener("IMAP", MAX_LINE)
 
     async def start(self, sock: socket.socket, implicit_tls: bool = False) -> None:
         """Accept connections on ``sock`` (IMAPS when ``implicit_tls``)."""
         if implicit_tls and self.tls_context is None:
             raise ValueError("implicit TLS needs a TLS context")
 
-        async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            task = asyncio.current_task()
-            self._sessions.add(task)
-            try:
-                await Session(self, reader, writer, tls=implicit_tls).run()
-            except asyncio.CancelledError:
-                pass
-            except Exception:
-                log.exception("IMAP session ended by an unexpected error")
-            finally:
-                self._sessions.discard(task)
+        async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await Session(self, reader, writer, tls=implicit_tls).run()
 
-        server = await asyncio.start_server(
-            connected, sock=sock, ssl=self.tls_context if implicit_tls else None,
-            limit=MAX_LINE)
-        self._servers.append(server)
+        await self._listener.start(sock, session, self.tls_context if implicit_tls else None)
 
     async def close(self) -> None:
-        for server in self._servers:
-            server.close()
-        for task in list(self._sessions):
-            task.cancel()
-        for task in list(self._sessions):
-            with contextlib.suppress(BaseException):
-                await task
-        for server in self._servers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 2)
-        self._servers.clear()
+        await self._listener.close()

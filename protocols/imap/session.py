@@ -39,7 +39,6 @@ import base64
 import binascii
 import bisect
 import contextlib
-import ipaddress
 import logging
 import re
 import ssl
@@ -68,6 +67,7 @@ from protocols.imap.parser import (
     literal_at_end,
     parse_command,
 )
+from protocols.listener import Peer
 
 if TYPE_CHECKING:
     from protocols.imap.server import ImapServer
@@ -103,10 +103,8 @@ class Session:
         self.reader = reader
         self.writer = writer
         self.tls = tls
-        peer = writer.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self.peer_ip = str(peer[0]) if isinstance(peer, tuple) else str(peer)
-        self.loopback = _is_loopback(peer)
+        peer = Peer.of(writer)
+        self.peer, self.peer_ip, self.loopback = peer.text, peer.ip, peer.loopback
         self.account: AccountInfo | None = None
         self.selected: Selected | None = None
         self.utf8 = False
@@ -1129,14 +1127,6 @@ def _esearch(tag: str, uid: bool, numbers: list[int], options: set[str],
         parts.append(f"COUNT {len(numbers)}")
     return parts
 
-
-def _is_loopback(peer: object) -> bool:
-    if not isinstance(peer, tuple):
-        return isinstance(peer, str)  # a Unix socket is local
-    try:
-        return ipaddress.ip_address(peer[0]).is_loopback
-    except ValueError:
-        return False
 
 
 _ANY_STATE = {"CAPABILITY", "NOOP", "LOGOUT", "ID"}

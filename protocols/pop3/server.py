@@ -17,15 +17,12 @@ Implementation notes:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import socket
 import ssl
 
 from mailstore.store import Store
+from protocols.listener import SessionListener
 from protocols.pop3.session import IDLE_TIMEOUT, MAX_LINE, Session
-
-log = logging.getLogger("tidings.pop3")
 
 
 class Pop3Server:
@@ -44,8 +41,7 @@ class Pop3Server:
         self.failure_delay = failure_delay
         self.idle_timeout = idle_timeout
         self._in_use: set[int] = set()  # account ids with a POP3 session in TRANSACTION
-        self._servers: list[asyncio.Server] = []
-        self._sessions: set[asyncio.Task] = set()
+        self._listener = SessionListener("POP3", MAX_LINE)
 
     def acquire(self, account_id: int) -> bool:
         """Lock an account's maildrop for one session; False if another holds it."""
@@ -63,32 +59,10 @@ class Pop3Server:
         if implicit_tls and self.tls_context is None:
             raise ValueError("implicit TLS needs a TLS context")
 
-        async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            task = asyncio.current_task()
-            self._sessions.add(task)
-            try:
-                await Session(self, reader, writer, tls=implicit_tls).run()
-            except asyncio.CancelledError:
-                pass
-            except Exception:
-                log.exception("POP3 session ended by an unexpected error")
-            finally:
-                self._sessions.discard(task)
+        async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await Session(self, reader, writer, tls=implicit_tls).run()
 
-        server = await asyncio.start_server(
-            connected, sock=sock, ssl=self.tls_context if implicit_tls else None,
-            limit=MAX_LINE, ssl_handshake_timeout=60 if implicit_tls else None)
-        self._servers.append(server)
+        await self._listener.start(sock, session, self.tls_context if implicit_tls else None)
 
     async def close(self) -> None:
-        for server in self._servers:
-            server.close()
-        for task in list(self._sessions):
-            task.cancel()
-        for task in list(self._sessions):
-            with contextlib.suppress(BaseException):
-                await task
-        for server in self._servers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 2)
-        self._servers.clear()
+        await self._listener.close()

@@ -32,12 +32,12 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import ipaddress
 import logging
 import ssl
 from typing import TYPE_CHECKING
 
 from mailstore.errors import StoreError
+from protocols.listener import Peer
 from protocols.pop3 import parser as P
 from protocols.pop3.maildrop import Entry, Maildrop, NoSuchMessage
 
@@ -74,10 +74,8 @@ class Session:
         self.reader = reader
         self.writer = writer
         self.tls = tls
-        peer = writer.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self.peer_ip = str(peer[0]) if isinstance(peer, tuple) else str(peer)
-        self.loopback = _is_loopback(peer)
+        peer = Peer.of(writer)
+        self.peer, self.peer_ip, self.loopback = peer.text, peer.ip, peer.loopback
         self.user: str | None = None  # USER given, PASS expected next
         self.account_id: int | None = None  # holds the maildrop lock when set
         self.maildrop: Maildrop | None = None
@@ -450,11 +448,3 @@ def _plain(response: str) -> tuple[str, str, str] | None:
         return None
     return authzid, user, password
 
-
-def _is_loopback(peer: object) -> bool:
-    if not isinstance(peer, tuple):
-        return isinstance(peer, str)  # a Unix socket is local
-    try:
-        return ipaddress.ip_address(peer[0]).is_loopback
-    except ValueError:
-        return False

@@ -16,20 +16,12 @@ from protocols.delivery.settings import DeliverySettings
 from tests.cli import free_port
 from tests.dnszone import Zone
 from tests.outbound.internet import ACCEPT, Remote, start_remote
+from tests.smtp.conftest import office  # noqa: F401  (example.com: ann, bob)
 from tidings.tls import create_self_signed, server_context
 
-PASSWORD = "correct horse battery"
 HOSTNAME = "mail.example.com"
 # Short RFC 5321 timeouts, so that a silent server costs a test seconds, not minutes.
 TEST_TIMEOUTS = {"connect": 3.0, "command": 3.0, "data_start": 3.0, "data_end": 3.0}
-
-
-@pytest.fixture
-async def office(store: Store) -> Store:
-    await store.accounts.add_domain("example.com")
-    for address in ("ann@example.com", "bob@example.com"):
-        await store.accounts.create(address, PASSWORD)
-    return store
 
 
 class Clock:
@@ -97,7 +89,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def make_runner(office: Store, internet: Internet, resolver: dns.asyncresolver.Resolver,
+async def make_runner(office: Store, internet: Internet,  # noqa: F811
+                      resolver: dns.asyncresolver.Resolver,
                       clock: Clock) -> AsyncIterator[Callable[..., QueueRunner]]:
     """A runner for the office that reaches the loopback internet (keyword overrides of
     DeliverySettings)."""

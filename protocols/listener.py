@@ -1,0 +1,83 @@
+"""What the IMAP and POP3 front doors share: serving sessions on pre-bound sockets, and who
+is on the other end.
+
+Implementation notes:
+- Sockets are bound by the caller (``tidings serve`` binds every service up front, tests
+  bind port 0); a listener only serves them, as tasks of the caller's event loop.
+- One task per connection; a session's failure ends that connection only (logged).
+  ``close()`` stops listening and cancels the sessions, which say goodbye when they can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    text: str  # "ip:port", for logs
+    ip: str  # the key of login throttling
+    loopback: bool  # loopback counts as secure, as in Dovecot
+
+    @classmethod
+    def of(cls, writer: asyncio.StreamWriter) -> Peer:
+        peer = writer.get_extra_info("peername")
+        if not isinstance(peer, tuple):
+            return cls(str(peer), str(peer), isinstance(peer, str))  # a Unix socket is local
+        try:
+            loopback = ipaddress.ip_address(peer[0]).is_loopback
+        except ValueError:
+            loopback = False
+        return cls(f"{peer[0]}:{peer[1]}", str(peer[0]), loopback)
+
+
+class SessionListener:
+    def __init__(self, protocol: str, line_limit: int) -> None:
+        self.log = logging.getLogger(f"tidings.{protocol.lower()}")
+        self.protocol = protocol
+        self.line_limit = line_limit
+        self._servers: list[asyncio.Server] = []
+        self._sessions: set[asyncio.Task] = set()
+
+    async def start(self, sock: socket.socket, handler: Handler,
+                    tls: ssl.SSLContext | None = None) -> None:
+        """Accept connections on ``sock``; with ``tls``, TLS from the first byte."""
+
+        async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            self._sessions.add(task)
+            try:
+                await handler(reader, writer)
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                self.log.exception("%s session ended by an unexpected error", self.protocol)
+            finally:
+                self._sessions.discard(task)
+
+        server = await asyncio.start_server(
+            connected, sock=sock, ssl=tls, limit=self.line_limit,
+            ssl_handshake_timeout=60 if tls is not None else None)
+        self._servers.append(server)
+
+    async def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        for task in list(self._sessions):
+            task.cancel()
+        for task in list(self._sessions):
+            with contextlib.suppress(BaseException):
+                await task
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 2)
+        self._servers.clear()
