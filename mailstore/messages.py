@@ -34,6 +34,7 @@ from mailstore.errors import NotFound, QuotaExceeded
 from mailstore.events import FolderEvents
 from mailstore.mime import ParsedMessage, parse_message
 from mailstore.models import Account, Content, Expunged, Folder, Message
+from mailstore.sorting import to_display
 from mailstore.values import (
     Appended,
     Changes,
@@ -574,6 +575,24 @@ class Messages:
             out.extend(
                 SortFields(*r[:-1], tuple(r[-1].split()) if r[-1] else ())
                 for r in rows if keep is None or r[0] in keep)
+        return out
+
+    async def to_displays(
+        self, folder_id: int, uids: Sequence[int], batch: int = 2000,
+    ) -> dict[int, str]:
+        """RFC 5957 DISPLAYTO of the given UIDs (missing UIDs are skipped), read from the
+        ENVELOPE cached at delivery: no blob is read, and no column is kept for it."""
+        wanted = sorted(set(uids))
+        out: dict[int, str] = {}
+        for start in range(0, len(wanted), batch):
+            chunk = wanted[start:start + batch]
+            query = (select(M.c.uid, C.c.envelope)
+                     .select_from(M.join(C, C.c.id == M.c.content_id))
+                     .where(M.c.folder_id == folder_id, M.c.uid.between(chunk[0], chunk[-1])))
+            async with self.db.read() as conn:
+                rows = (await conn.execute(query)).all()
+            keep = set(chunk)
+            out.update((uid, to_display(envelope)) for uid, envelope in rows if uid in keep)
         return out
 
     def read_raw(self, sha256: str) -> bytes:

@@ -738,8 +738,9 @@ def _search(r: _Reader, tag: str, name: str, uid: bool = False) -> C.Command:
     return C.Search(tag, "SEARCH", uid, criteria, returns, charset)
 
 
-# RFC 5256 §3 sort-key, with RFC 5957 DISPLAYFROM.
-SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM"})
+# RFC 5256 §3 sort-key, with RFC 5957 §4 (SORT=DISPLAY) DISPLAYFROM and DISPLAYTO.
+SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM",
+                       "DISPLAYTO"})
 THREAD_ALGORITHMS = frozenset({"ORDEREDSUBJECT", "REFERENCES"})
 
 

@@ -330,7 +330,8 @@ class Session:
             return " ".join(caps)
         caps += ["NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "LIST-EXTENDED",
                  "LIST-STATUS", "SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH",
-                 "SEARCHRES", "SORT", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
+                 "SEARCHRES", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT",
+                 "THREAD=REFERENCES",
                  "QUOTA", "QUOTA=RES-STORAGE", f"APPENDLIMIT={self.server.append_limit}",
                  "UTF8=ACCEPT", "BINARY", "MULTIAPPEND", "COMPRESS=DEFLATE"]
         return " ".join(caps)
@@ -922,7 +923,10 @@ class Session:
             return present
         rows = await self.store.messages.sort_fields(sel.folder_id, present)
         keys = [sorting.SortKey(name, reverse) for name, reverse in cmd.keys]
-        ordered = sorting.sort_uids(rows, keys)
+        to_displays = None
+        if any(k.name == sorting.DISPLAYTO for k in keys):
+            to_displays = await self.store.messages.to_displays(sel.folder_id, present)
+        ordered = sorting.sort_uids(rows, keys, to_displays)
         numbers = ordered if cmd.uid else [sel.seq_of(u) for u in ordered]
         if cmd.returns is None:
             self.untagged("SORT" + "".join(f" {n}" for n in numbers))  # RFC 5256 §4

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from mailstore import search as S
 from protocols.imap import commands as C
-from protocols.imap.parser import ParseError, literal_at_end, parse_command
+from protocols.imap.parser import SORT_KEYS, ParseError, literal_at_end, parse_command
 
 
 def parse(text: bytes) -> C.Command:
@@ -150,6 +150,37 @@ def test_sort_and_thread_take_criteria_charset_and_search_keys() -> None:
         "d", "THREAD", True, "ORDEREDSUBJECT", "UTF-8", S.Flag("\\Deleted", False))
 
 
+def test_sort_display_keys_parse_with_and_without_reverse() -> None:
+    # RFC 5957 §4: sort-key =/ "DISPLAYFROM" / "DISPLAYTO"
+    assert parse(b"a SORT (DISPLAYTO reverse displayfrom) UTF-8 ALL") == C.Sort(
+        "a", "SORT", False, (("DISPLAYTO", False), ("DISPLAYFROM", True)), "UTF-8", C.ALL)
+    with pytest.raises(ParseError):
+        parse(b"a SORT (DISPLAY) UTF-8 ALL")
+    with pytest.raises(ParseError):
+        parse(b"a SORT (REVERSE DISPLAYTO REVERSE) UTF-8 ALL")
+
+
+_KEY_NAMES = sorted(SORT_KEYS)
+
+
+def _cased(word: str, flips: list[bool]) -> bytes:
+    return "".join(c.lower() if f else c for c, f in zip(word, flips + [False] * 20,
+                                                          strict=False)).encode()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_KEY_NAMES), st.booleans(),
+                          st.lists(st.booleans(), max_size=12)), min_size=1, max_size=6),
+       st.booleans())
+def test_every_sort_criteria_list_round_trips(
+        keys: list[tuple[str, bool, list[bool]]], uid: bool) -> None:
+    criteria = b" ".join((b"REVERSE " if reverse else b"") + _cased(name, flips)
+                         for name, reverse, flips in keys)
+    line = (b"t UID SORT (" if uid else b"t SORT (") + criteria + b") UTF-8 ALL"
+    assert parse(line) == C.Sort("t", "SORT", uid, tuple((n, r) for n, r, _ in keys),
+                                 "UTF-8", C.ALL)
+
+
 @pytest.mark.parametrize("line", [
     b"a SORT () UTF-8 ALL", b"a SORT (DATE) UTF-8", b"a SORT (SPEED) UTF-8 ALL",
     b"a SORT (REVERSE) UTF-8 ALL", b"a SORT DATE UTF-8 ALL", b"a THREAD X UTF-8 ALL",
@@ -164,7 +195,8 @@ def test_malformed_sort_and_thread_are_parse_errors_with_the_tag(line: bytes) ->
 _SORT_WORDS = st.sampled_from([
     b"SORT", b"THREAD", b"UID", b"(", b")", b"REVERSE", b"DATE", b"ARRIVAL", b"SUBJECT",
     b"REFERENCES", b"ORDEREDSUBJECT", b"UTF-8", b"ALL", b"1:*", b"OR", b"{1}\r\nx", b'"',
-    b"FROM", b"REVERSE REVERSE", b"(DATE)", b"\r\n"])
+    b"FROM", b"REVERSE REVERSE", b"(DATE)", b"\r\n", b"DISPLAYTO", b"DISPLAYFROM",
+    b"(DISPLAYTO)"])
 
 
 @settings(max_examples=2000, deadline=None)
@@ -175,7 +207,8 @@ def test_sort_and_thread_token_soup_raises_nothing_but_parse_error(words: list[b
     except ParseError:
         return
     if isinstance(command, C.Sort):
-        assert command.keys and all(k in ("ARRIVAL", "DATE", "SUBJECT", "FROM")
+        assert command.keys and all(k in ("ARRIVAL", "DATE", "SUBJECT", "FROM", "DISPLAYTO",
+                                          "DISPLAYFROM")
                                     for k, _ in command.keys)
 
 
