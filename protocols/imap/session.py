@@ -818,6 +818,15 @@ class Session:
         changed_since = cmd.changed_since
         if changed_since is not None:
             self.condstore = modseq = True
+        if FETCH.flags_only(items):
+            # UID/FLAGS/MODSEQ only (a client resynchronising a whole folder): plain rows
+            # of four columns, each batch rendered into one bytes.
+            template = FETCH.flags_template(items, modseq)
+            async for batch in self.store.messages.flag_rows(sel.folder_id, uids):
+                self.send(FETCH.render_flags(batch, sel.uids, template, recent,
+                                             changed_since))
+                await self.maybe_flush()
+            return f"OK {'UID ' if cmd.uid else ''}FETCH completed"
         async for rows in self.store.messages.fetch_rows(sel.folder_id, uids, contents):
             for row in rows:
                 if changed_since is not None and row.modseq <= changed_since:
