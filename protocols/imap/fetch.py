@@ -9,6 +9,9 @@ Implementation notes:
   transfer encoding (RFC 3516).
 - The blob is read only when an item needs it (``needs_blob``), and once per message.
 - Partial fetches ``<origin.length>`` answer with ``BODY[section]<origin>`` (RFC 9051 §7.5.2).
+- A FETCH of only UID, FLAGS and MODSEQ (clients resynchronising whole folders) skips the
+  row objects: ``render_flags`` turns the store's (uid, modseq, flags, keywords) tuples into
+  the same lines as ``render`` (a property test holds them equal), so keep the two in step.
 """
 
 from __future__ import annotations
