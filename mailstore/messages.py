@@ -16,7 +16,6 @@ Implementation notes (invariants a maintainer must keep):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -559,13 +558,12 @@ class Messages:
         (missing UIDs are skipped): FETCH of UID, FLAGS and MODSEQ only.
 
         Plain tuples of four columns, no row objects: a whole-folder flags fetch of 100,000
-        messages must stay well under a second. The next batch is read while the caller
-        renders this one (SQLite releases the GIL while it steps).
+        messages must stay well under a second.
         """
         wanted = sorted(set(uids))
         columns = (M.c.uid, M.c.modseq, M.c.flags, M.c.keywords)
-
-        async def read(chunk: list[int]) -> list[tuple[int, int, int, str]]:
+        for start in range(0, len(wanted), batch):
+            chunk = wanted[start:start + batch]
             query = (select(*columns)
                      .where(M.c.folder_id == folder_id, M.c.uid.between(chunk[0], chunk[-1]))
                      .order_by(M.c.uid))
@@ -574,23 +572,7 @@ class Messages:
             if len(chunk) != chunk[-1] - chunk[0] + 1:
                 keep = set(chunk)
                 rows = [r for r in rows if r[0] in keep]
-            return rows
-
-        chunks = [wanted[i:i + batch] for i in range(0, len(wanted), batch)]
-        if not chunks:
-            return
-        pending = asyncio.ensure_future(read(chunks[0]))
-        try:
-            for following in [*chunks[1:], None]:
-                rows = await pending
-                if following is not None:
-                    pending = asyncio.ensure_future(read(following))
-                yield rows
-        finally:
-            if not pending.done():
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pending
+            yield rows
 
     async def sort_fields(
         self, folder_id: int, uids: Sequence[int], batch: int = 2000,
