@@ -6,6 +6,7 @@ another process, and times until the queue is empty. Every answer is committed b
 connection sends the next message, as in production.
 Target (this 2-core machine): at least 300 messages/s.
     .venv/bin/python bench/outbound.py [--messages 10000] [--connections 4] [--postgres]
+                                       [--dkim]   (sign each message with an RSA 2048 key)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from common import REPO, pg_create, pg_drop
 
 from mailstore.outbound import enqueue_row
 from mailstore.store import Store
+from protocols.delivery.prepare import Preparer
 from protocols.delivery.runner import QueueRunner
 from protocols.delivery.settings import DeliverySettings, SmartHost
 from protocols.smtp.senderauth.resolver import make_resolver
@@ -90,7 +92,7 @@ async def fill(store: Store, count: int) -> None:
                                   origin="submission")
 
 
-async def measure(url: str, blobs: Path, count: int, connections: int) -> None:
+async def measure(url: str, blobs: Path, count: int, connections: int, dkim: bool) -> None:
     await upgrade(url)
     store = Store(url, blobs)
     port = 20000 + (time.time_ns() // 1000) % 20000
@@ -103,7 +105,13 @@ async def measure(url: str, blobs: Path, count: int, connections: int) -> None:
             "bench.example.com", default_via=("sink",),
             smarthosts={"sink": SmartHost("sink", "127.0.0.1", port, "none")},
             connections_per_destination=connections)
-        runner = QueueRunner(store, settings, make_resolver(["127.0.0.1"]), node="bench")
+        prepare = None
+        if dkim:
+            await store.accounts.add_domain("example.com")
+            await store.dkim.generate("example.com")
+            prepare = Preparer(store, b"bench secret", "bench.example.com")
+        runner = QueueRunner(store, settings, make_resolver(["127.0.0.1"]), node="bench",
+                             prepare=prepare)
         started = time.perf_counter()
         await runner.start()
         while await store.outbound.count():
@@ -113,7 +121,7 @@ async def measure(url: str, blobs: Path, count: int, connections: int) -> None:
         engine = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
         print(f"outbound {engine}: {count} messages of {len(message(0)) // 1024} KB in "
               f"{elapsed:.1f} s = {count / elapsed:.0f} messages/s "
-              f"({connections} connections)")
+              f"({connections} connections{', DKIM-signed' if dkim else ''})")
     finally:
         sink_proc.terminate()
         await store.close()
@@ -124,6 +132,7 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--dkim", action="store_true")
     parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sink:
@@ -136,12 +145,14 @@ async def main() -> None:
                 sys.exit("no PostgreSQL reachable")
             name, url = created
             try:
-                await measure(url, Path(tmp) / "blobs", args.messages, args.connections)
+                await measure(url, Path(tmp) / "blobs", args.messages, args.connections,
+                              args.dkim)
             finally:
                 await pg_drop(name)
         else:
             url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-            await measure(url, Path(tmp) / "blobs", args.messages, args.connections)
+            await measure(url, Path(tmp) / "blobs", args.messages, args.connections,
+                              args.dkim)
 
 
 if __name__ == "__main__":

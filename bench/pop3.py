@@ -133,7 +133,7 @@ async def measure(url: str, blobs: Path, label: str, total: int, size: int) -> N
         for pipelined in (False, True):
             transfer, quit_time, octets = await asyncio.to_thread(
                 session, port, user, total, pipelined)
-            while server._sessions:  # the blob clean-up after QUIT, before the next round
+            while server.sessions:  # the blob clean-up after QUIT, before the next round
                 await asyncio.sleep(0.05)
             left = await store.messages.count(folder_id)
             assert left == total * (0 if pipelined else 1), left

@@ -69,6 +69,11 @@ class SessionListener:
             ssl_handshake_timeout=60 if tls is not None else None)
         self._servers.append(server)
 
+    @property
+    def sessions(self) -> int:
+        """Connections being served now (a session's clean-up after its end included)."""
+        return len(self._sessions)
+
     async def close(self) -> None:
         for server in self._servers:
             server.close()

@@ -411,6 +411,10 @@ async def cmd_dkim(args: argparse.Namespace) -> int:
             await keys.remove(args.domain, args.selector)
             print(f"removed the DKIM key of {args.domain} with selector {args.selector}; "
                   f"its TXT record {args.selector}._domainkey.{args.domain} can go from DNS")
+        return 0
+    return await with_runtime(args, run)
+
+
 async def cmd_collector(args: argparse.Namespace) -> int:
     from mailstore.collectors import CollectorSettings, Rule
 

@@ -8,7 +8,7 @@ Implementation notes:
   as often as it occurs; From is listed once more than it occurs ("oversigned"), so a
   second From added on the way breaks the signature instead of being shown to the reader.
 - dkimpy parses and canonicalizes the header fields and selects the signed ones. Two steps
-  are ours, for speed (``bench/dkim.py``): the signature is made with ``cryptography`` from
+  are ours, for speed (``bench/signing.py``): the signature is made with ``cryptography`` from
   the already parsed key (dkimpy's RSA is pure Python: about 140 signatures/s for 2048-bit
   keys), and the relaxed body canonicalization (``relaxed_body``, checked against dkimpy's by
   a property test) does not rewrite every single space.

@@ -63,6 +63,7 @@ Notify = Callable[[bytes, str], Awaitable[None]]
 
 Destination = tuple[str, ...]  # ("mx", domain) or ("relay", smart host names…)
 CLAIM_BATCH = 200
+STOP_GRACE = 10.0  # seconds a stopping runner waits for the messages on the wire
 POLL_SECONDS = 1.0
 
 
@@ -113,6 +114,7 @@ class QueueRunner:
         self._loop_task: asyncio.Task | None = None
         self._saver = _Saver(store)
         self.claimed = 0  # entries this runner has taken (for the dashboard and tests)
+        self._stopping = False
 
     # life cycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -122,9 +124,17 @@ class QueueRunner:
         self.store.delivery.on_queued = self.wake
         self._loop_task = asyncio.create_task(self._loop())
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Stop claiming; let each connection finish the message it is sending (for up to
+        ``grace`` seconds, so a remote that already said 250 is not sent it again), then
+        give back everything not yet sent."""
         if self.store.delivery.on_queued == self.wake:
             self.store.delivery.on_queued = None
+        self._stopping = True
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace)
         tasks = [t for t in (self._loop_task, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
@@ -217,7 +227,7 @@ class QueueRunner:
     # sending ----------------------------------------------------------------------------
     async def _worker(self, key: Destination, destination: _Destination) -> None:
         try:
-            while destination.parts:
+            while destination.parts and not self._stopping:
                 async with self._connections:
                     if not destination.parts:
                         break
@@ -242,7 +252,7 @@ class QueueRunner:
             return
         try:
             for _ in range(self.settings.messages_per_connection):
-                if not destination.parts:
+                if not destination.parts or self._stopping:
                     break
                 part = destination.parts.popleft()
                 entry = part.work.entry

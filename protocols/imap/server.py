@@ -56,5 +56,9 @@ class ImapServer:
 
         await self._listener.start(sock, session, self.tls_context if implicit_tls else None)
 
+    @property
+    def sessions(self) -> int:
+        return self._listener.sessions
+
     async def close(self) -> None:
         await self._listener.close()

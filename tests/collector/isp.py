@@ -5,7 +5,7 @@ fresh mailbox per test, a way to drop messages into it and to count what is left
 server (Tidings's own POP3 server) can fill the same shape.
 
 Dovecot runs with its own config file (``dovecot -F -c conf``): base_dir, state and mail in
-a temporary folder, users in a passwd-file (re-read by Dovecot whenever it changes), Maildir
+a temporary folder, each user in a passwd-file of its own (written whole, then renamed), Maildir
 mailboxes, and a self-signed certificate (so certificate verification fails unless the
 account accepts it, which is the "self-signed ISP" case).
 """
@@ -66,19 +66,21 @@ class DovecotIsp:
     _serial: int = 0
 
     @property
-    def users_file(self) -> Path:
+    def users_dir(self) -> Path:
+        """One passwd-file per user: a user added while Dovecot reads is never half there
+        (a shared file re-read on change raced with the appends)."""
         return self.root / "users"
 
     def maildir(self, user: str) -> Path:
         return self.root / "mail" / user
 
     def start(self) -> None:
-        self.root.chmod(0o755)  # Dovecot's unprivileged processes read the users file
+        self.root.chmod(0o755)  # Dovecot's unprivileged processes read the users files
         cert, key = create_self_signed(self.root / "tls", "localhost")
         key.chmod(0o644)
         (self.root / "mail").mkdir()
-        self.users_file.write_text("")
-        self.users_file.chmod(0o644)
+        self.users_dir.mkdir()
+        self.users_dir.chmod(0o755)
         self.ports = {name: free_port() for name in SERVICES}
         root_user = os.getuid() == 0
         # Dovecot never runs a mail process as root: as root, mail belongs to "nobody".
@@ -110,7 +112,7 @@ mail_location = maildir:{self.root}/mail/%u
 pop3_uidl_format = %08Xu%08Xv
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {self.users_file}
+  args = scheme=PLAIN username_format=%u {self.users_dir}/%u
 }}
 userdb {{
   driver = static
@@ -167,8 +169,10 @@ service pop3-login {{
         for sub in ("", "new", "cur", "tmp"):
             (self.maildir(user) / sub).mkdir(exist_ok=True)
             os.chown(self.maildir(user) / sub, self.uid, self.gid)
-        with self.users_file.open("a") as f:
-            f.write(f"{user}:{password}\n")
+        entry = self.users_dir / f".{user}.tmp"
+        entry.write_text(f"{user}:{password}\n")
+        entry.chmod(0o644)
+        entry.rename(self.users_dir / user)
         return user, password
 
     def put(self, user: str, raw: bytes) -> None:

@@ -177,3 +177,20 @@ async def test_a_confirmed_delivery_is_not_sent_again_after_a_crash(
     assert subjects.count("second") == 1, subjects
     assert await office.outbound.list() == []
     assert first
+
+
+async def test_a_graceful_stop_finishes_the_message_on_the_wire_and_gives_back_the_rest(
+        office: Store, internet: Internet, make_runner) -> None:
+    remote = await internet.mail_server("remote.test")
+    remote.delay = 0.5
+    for i in range(5):
+        await queue(office, raw=message(f"n{i}", f"<n{i}@example.com>"))
+    runner = make_runner(connections_per_destination=1)
+    await runner.start()
+    await asyncio.sleep(0.2)  # the first message is being sent
+    await runner.stop()
+    assert [r.message["Subject"] for r in remote.received] == ["n0"]
+    left = await office.outbound.list()
+    assert len(left) == 4 and {e.status for e in left} == {"queued"}
+    await make_runner(connections_per_destination=1).run_until_idle()
+    assert sorted(r.message["Subject"] for r in remote.received) == [f"n{i}" for i in range(5)]

@@ -92,3 +92,41 @@ async def test_sigkill_while_sending_loses_nothing_and_resends_only_what_was_in_
     # per connection at most (4 connections to a destination).
     assert len(twice) <= 4, twice
     assert all(n <= 2 for n in counts.values())
+
+
+async def test_a_forward_leaves_with_an_srs_sender_and_our_own_mail_is_dkim_signed(
+        data: Path, db_env: dict[str, str], internet: Internet,
+        dns_server: tuple[Zone, int]) -> None:
+    import dkim
+
+    from tests.delivery.test_dkim import dnsfunc_for
+
+    remote = await internet.mail_server("remote.test")
+    ports = configure(data, internet, dns_server[1])
+    run("user", "add", "ann@example.com", "--password-stdin", "--data", str(data),
+        env=db_env, stdin=PASSWORD + "\n")
+    run("alias", "add", "fwd@example.com", "carol@remote.test", "--data", str(data),
+        env=db_env)
+    printed = run("dkim", "generate", "example.com", "--data", str(data), env=db_env).stdout
+    name = next(line.split()[-1] for line in printed.splitlines() if "name:" in line)
+    value = next(line.split("value:", 1)[1].strip() for line in printed.splitlines()
+                 if "value:" in line)
+    internet.zone.txt(name, value)
+    proc, _ = await asyncio.to_thread(start_serve, data, db_env)
+    try:
+        forward = b"From: zed@elsewhere.test\r\nTo: fwd@example.com\r\nSubject: fwd\r\n\r\nHi\r\n"
+        await asyncio.to_thread(lambda: smtplib.SMTP("127.0.0.1", ports["smtp"]).sendmail(
+            "zed@elsewhere.test", ["fwd@example.com"], forward))
+        await asyncio.to_thread(submit, ports["submission"], 1)
+        await until(lambda: len(remote.received) == 2)
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 30)
+    by_subject = {r.message["Subject"]: r for r in remote.received}
+    forwarded, own = by_subject["fwd"], by_subject["out 0"]
+    assert forwarded.mail_from.startswith("SRS0=")
+    assert forwarded.mail_from.endswith("=elsewhere.test=zed@example.com")
+    assert forwarded.recipients == ["carol@remote.test"]
+    assert own.mail_from == "ann@example.com"
+    assert own.data.startswith(b"DKIM-Signature: ")
+    assert dkim.verify(own.data, dnsfunc=dnsfunc_for(dns_server[1]))

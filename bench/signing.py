@@ -1,6 +1,7 @@
 """DKIM signing speed: messages/s for 10 KB messages, RSA 2048 and Ed25519, on one core.
 
-Run: .venv/bin/python bench/dkim.py [--seconds 3]
+Run: .venv/bin/python bench/signing.py [--seconds 3]
+(Not bench/dkim.py: the scripts folder comes first on sys.path, and would hide dkimpy.)
 
 Signs the same 10 KB message (realistic headers, a text body) for a fixed time with
 ``protocols.delivery.dkimsign.sign`` (what the queue calls) and, for comparison, with
