@@ -133,7 +133,7 @@ async def test_capabilities_after_login_name_every_extension_that_works(
         "IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE",
         "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS",
         "SPECIAL-USE", "STATUS=SIZE", "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "SORT",
-        "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
+        "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
         f"APPENDLIMIT={imap.server.append_limit}", "UTF8=ACCEPT", "BINARY", "QUOTA",
         "QUOTA=RES-STORAGE", "MULTIAPPEND", "COMPRESS=DEFLATE",
     }
