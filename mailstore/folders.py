@@ -12,7 +12,7 @@ from mailstore.errors import AlreadyExists, InvalidName, NotFound
 from mailstore.events import FolderEvents
 from mailstore.messages import ReleaseHook, release_folders
 from mailstore.models import Folder, Message
-from mailstore.names import DELIMITER, normalise_folder
+from mailstore.names import DELIMITER, check_not_reserved, normalise_folder
 from mailstore.values import FolderInfo
 
 F = Folder.__table__
@@ -67,6 +67,7 @@ class Folders:
     ) -> FolderInfo:
         """Create a folder; missing parent levels are created too (RFC 9051 §6.3.4)."""
         folder = normalise_folder(name)
+        check_not_reserved(folder)
         parts = folder.split(DELIMITER)
         wanted = [DELIMITER.join(parts[: i + 1]) for i in range(len(parts))]
         async with self.db.write() as conn:
@@ -90,6 +91,7 @@ class Folders:
     async def rename(self, account_id: int, old: str, new: str) -> None:
         """Rename a folder and its children; renaming INBOX moves its mail instead."""
         source, target = normalise_folder(old), normalise_folder(new)
+        check_not_reserved(target)
         if source == "INBOX":
             raise InvalidName("renaming INBOX is not supported; move its messages instead")
         async with self.db.write() as conn:

@@ -7,6 +7,9 @@ import re
 from mailstore.errors import InvalidName
 
 DELIMITER = "/"
+# IMAP NAMESPACE prefixes kept for other users' folders and shared folders (RFC 2342): no
+# personal folder may be created under them, so sharing can be added without renaming.
+RESERVED_PREFIXES = ("Other Users", "Shared Folders")
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _LOCAL_PART = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 
@@ -51,3 +54,12 @@ def normalise_folder(name: str) -> str:
     if parts[0].upper() == "INBOX":
         parts[0] = "INBOX"
     return DELIMITER.join(parts)
+
+
+def check_not_reserved(folder: str) -> None:
+    """Refuse a new personal folder name in a namespace kept for sharing."""
+    top = folder.split(DELIMITER, 1)[0].casefold()
+    for prefix in RESERVED_PREFIXES:
+        if top == prefix.casefold():
+            raise InvalidName(f"the name {prefix!r} is kept for folders that others share "
+                              "with you; choose another name")

@@ -447,7 +447,8 @@ class Session:
 
     async def cmd_namespace(self, cmd: C.Command) -> str:
         # RFC 2342: personal namespace only; "Other Users" and "Shared Folders" come with ACLs.
-        self.untagged('NAMESPACE (("" "/")) NIL NIL')
+        # Personal folders have no prefix; the other two are kept for sharing (still empty).
+        self.untagged('NAMESPACE (("" "/")) (("Other Users/" "/")) (("Shared Folders/" "/"))')
         return "OK NAMESPACE completed"
 
     def mailbox_name(self, wire: str) -> str:

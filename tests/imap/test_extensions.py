@@ -35,7 +35,8 @@ async def test_id_namespace_enable_and_utf8_mailbox_names(
         b'h LIST "" ""',
     ]))
     assert out[b"b"][0].startswith(b'* ID ("name" "Tidings"')
-    assert out[b"c"][0] == b'* NAMESPACE (("" "/")) NIL NIL\r\n'
+    assert out[b"c"][0] == \
+        b'* NAMESPACE (("" "/")) (("Other Users/" "/")) (("Shared Folders/" "/"))\r\n'
     assert out[b"d"][0] == b'* LIST (\\HasNoChildren) "/" "Entw&APw-rfe"\r\n'
     assert out[b"e"][0] == b"* ENABLED UTF8=ACCEPT CONDSTORE\r\n"
     assert out[b"f"][0] == '* LIST (\\HasNoChildren) "/" "Entwürfe"\r\n'.encode()

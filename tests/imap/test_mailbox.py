@@ -213,6 +213,29 @@ async def test_mailbox_management_create_rename_delete_subscribe(
     assert "Customers" in names and "Customers/Acme" not in names and "Ünïcode" in names
 
 
+async def test_the_namespaces_kept_for_sharing_take_no_personal_folders(
+        imap: LiveImap, store: Store, account) -> None:
+    def scenario() -> list[str]:
+        with IMAPClient("127.0.0.1", imap.port, ssl=False, timeout=20) as client:
+            client.login("ann@example.com", PASSWORD)
+            assert client.namespace().other[0][0] == "Other Users/"
+            assert client.namespace().shared[0][0] == "Shared Folders/"
+            client.create_folder("Projects")
+            refusals = []
+            for attempt in (lambda: client.create_folder("Other Users/bob"),
+                            lambda: client.create_folder("shared folders"),
+                            lambda: client.rename_folder("Projects", "Shared Folders/x")):
+                with pytest.raises(IMAPClient.Error) as refused:
+                    attempt()
+                refusals.append(str(refused.value))
+            return refusals
+
+    for refusal in await client_thread(scenario):
+        assert "is kept for folders that others share with you" in refusal
+    names = [f.name for f in await store.folders.list(account.id)]
+    assert "Projects" in names and not any(n.startswith(("Other", "Shared")) for n in names)
+
+
 async def test_expunge_by_another_session_waits_during_fetch_and_arrives_on_noop(
         imap: LiveImap, store: Store, account) -> None:
     folder = await inbox(store, account)
