@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -38,6 +40,17 @@ class ImportReport:
         return sum(self.skipped.values())
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Runs in each parsing worker: a worker whose importer died (kill -9) would otherwise
+    wait on its queue forever."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _prepare_batch(batch: list[NewMessage]) -> list[Prepared]:
     return [prepare(message) for message in batch]
 
@@ -51,7 +64,9 @@ async def import_mailbox(
     folder_ids: dict[str, int] = {}
     loop = asyncio.get_running_loop()
     nworkers = workers if workers is not None else min(4, os.cpu_count() or 1)
-    executor: Executor | None = ProcessPoolExecutor(nworkers) if nworkers > 1 else None
+    executor: Executor | None = ProcessPoolExecutor(
+        nworkers, initializer=_exit_with_parent, initargs=(os.getpid(),)) \
+        if nworkers > 1 else None
     pending: list[asyncio.Future[list[Prepared]]] = []
     try:
         for batch_folder, batch in _batches(read_mailbox(path, normalise_folder(folder)),

@@ -270,3 +270,19 @@ asyncio.run(main())
     assert out.returncode == 0, out.stderr
     present, counted, searchable = map(int, out.stdout.split())
     assert present >= reported and present == counted and searchable > 0
+    # Its parsing workers do not outlive it.
+    deadline = time.monotonic() + 10
+    while _processes_mentioning(str(data)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_mentioning(str(data)) == []
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
