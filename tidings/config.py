@@ -30,7 +30,7 @@ DEV_PORTS: dict[str, int] = {
     "pop3": 1110,
     "pop3s": 1995,
 }
-# Services that `tidings serve` runs today; the others are configured but not yet built.
+# Services that `tidings serve` runs (every one that has a port, by now).
 RUNNING_SERVICES = ("web", "smtp", "submission", "submissions", "imap", "imaps", "pop3",
                     "pop3s")
 
