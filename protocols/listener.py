@@ -86,3 +86,33 @@ class SessionListener:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 2)
         self._servers.clear()
+
+
+class SessionServer:
+    """A front door's server: one ``session(reader, writer, tls)`` per connection on every
+    socket it was given, plain or TLS from the first byte (IMAPS, POP3S)."""
+
+    def __init__(self, protocol: str, line_limit: int, tls: ssl.SSLContext | None) -> None:
+        self.tls_context = tls
+        self._listener = SessionListener(protocol, line_limit)
+
+    def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                tls: bool) -> Awaitable[None]:
+        raise NotImplementedError
+
+    async def start(self, sock: socket.socket, implicit_tls: bool = False) -> None:
+        """Accept connections on ``sock`` (TLS from the first byte when ``implicit_tls``)."""
+        if implicit_tls and self.tls_context is None:
+            raise ValueError("implicit TLS needs a TLS context")
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await self.session(reader, writer, implicit_tls)
+
+        await self._listener.start(sock, serve, self.tls_context if implicit_tls else None)
+
+    @property
+    def sessions(self) -> int:
+        return self._listener.sessions
+
+    async def close(self) -> None:
+        await self._listener.close()

@@ -13,19 +13,19 @@ Implementation notes:
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
+from collections.abc import Awaitable
 
 from mailstore.store import Store
 from protocols.imap.session import MAX_LINE, Session
-from protocols.listener import SessionListener
+from protocols.listener import SessionServer
 
 DEFAULT_APPEND_LIMIT = 50 * 1024 * 1024
 # All messages of one MULTIAPPEND together (they are held in memory until stored).
 DEFAULT_APPEND_TOTAL_LIMIT = 100 * 1024 * 1024
 
 
-class ImapServer:
+class ImapServer(SessionServer):
     """Serves IMAP on pre-bound sockets for one store."""
 
     def __init__(
@@ -36,7 +36,7 @@ class ImapServer:
     ) -> None:
         self.store = store
         self.hostname = hostname
-        self.tls_context = tls
+        super().__init__("IMAP", MAX_LINE, tls)
         self.loopback_is_secure = loopback_is_secure
         self.append_limit = append_limit
         self.append_total_limit = max(append_limit, append_total_limit
@@ -44,21 +44,7 @@ class ImapServer:
                                       else DEFAULT_APPEND_TOTAL_LIMIT)
         # Slows each guess; Store.logins locks an address out after repeated failures.
         self.failure_delay = failure_delay
-        self._listener = SessionListener("IMAP", MAX_LINE)
 
-    async def start(self, sock: socket.socket, implicit_tls: bool = False) -> None:
-        """Accept connections on ``sock`` (IMAPS when ``implicit_tls``)."""
-        if implicit_tls and self.tls_context is None:
-            raise ValueError("implicit TLS needs a TLS context")
-
-        async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await Session(self, reader, writer, tls=implicit_tls).run()
-
-        await self._listener.start(sock, session, self.tls_context if implicit_tls else None)
-
-    @property
-    def sessions(self) -> int:
-        return self._listener.sessions
-
-    async def close(self) -> None:
-        await self._listener.close()
+    def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                tls: bool) -> Awaitable[None]:
+        return Session(self, reader, writer, tls=tls).run()

@@ -17,15 +17,15 @@ Implementation notes:
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
+from collections.abc import Awaitable
 
 from mailstore.store import Store
-from protocols.listener import SessionListener
+from protocols.listener import SessionServer
 from protocols.pop3.session import IDLE_TIMEOUT, MAX_LINE, Session
 
 
-class Pop3Server:
+class Pop3Server(SessionServer):
     """Serves POP3 on pre-bound sockets for one store."""
 
     def __init__(
@@ -35,13 +35,12 @@ class Pop3Server:
     ) -> None:
         self.store = store
         self.hostname = hostname
-        self.tls_context = tls
+        super().__init__("POP3", MAX_LINE, tls)
         self.loopback_is_secure = loopback_is_secure
         # Slows each guess; Store.logins locks an address out after repeated failures.
         self.failure_delay = failure_delay
         self.idle_timeout = idle_timeout
         self._in_use: set[int] = set()  # account ids with a POP3 session in TRANSACTION
-        self._listener = SessionListener("POP3", MAX_LINE)
 
     def acquire(self, account_id: int) -> bool:
         """Lock an account's maildrop for one session; False if another holds it."""
@@ -54,19 +53,6 @@ class Pop3Server:
         if account_id is not None:
             self._in_use.discard(account_id)
 
-    async def start(self, sock: socket.socket, implicit_tls: bool = False) -> None:
-        """Accept connections on ``sock`` (POP3S when ``implicit_tls``)."""
-        if implicit_tls and self.tls_context is None:
-            raise ValueError("implicit TLS needs a TLS context")
-
-        async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await Session(self, reader, writer, tls=implicit_tls).run()
-
-        await self._listener.start(sock, session, self.tls_context if implicit_tls else None)
-
-    @property
-    def sessions(self) -> int:
-        return self._listener.sessions
-
-    async def close(self) -> None:
-        await self._listener.close()
+    def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                tls: bool) -> Awaitable[None]:
+        return Session(self, reader, writer, tls=tls).run()
