@@ -58,9 +58,12 @@ def use_free_ports(data: Path) -> dict[str, int]:
     from tidings.config import DEV_PORTS
 
     config = (data / "tidings.toml").read_text()
-    ports = {}
+    ports: dict[str, int] = {}
     for name, default in DEV_PORTS.items():
-        ports[name] = free_port()
+        port = free_port()
+        while port in ports.values():  # the system may hand a just-released port out again
+            port = free_port()
+        ports[name] = port
         config = config.replace(f"\n{name} = {default}\n", f"\n{name} = {ports[name]}\n")
     (data / "tidings.toml").write_text(config)
     return ports
