@@ -306,3 +306,59 @@ class CollectorSeen(Base):
     uid: Mapped[str] = mapped_column(String(255), primary_key=True)
     fetched_at: Mapped[int] = mapped_column(BigInteger)
     action: Mapped[str] = mapped_column(String(20), default="delivered")
+
+
+class Preferences(Base):
+    """A user's webmail settings (density, thread view, reading pane, page size…) as JSON.
+
+    One JSON document rather than a column per setting: settings come and go with the
+    webmail, and none of them is ever searched for.
+    """
+
+    __tablename__ = "preferences"
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    data: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class Identity(Base):
+    """An address a user may send as, with its display name and signature."""
+
+    __tablename__ = "identities"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(Text, default="")
+    signature: Mapped[str] = mapped_column(Text, default="")
+    signature_is_html: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Contact(Base):
+    """Someone in a user's address book, or someone the user has written to.
+
+    ``saved`` tells the two apart: people written to are remembered (``times_used``,
+    ``last_used_at``) so that autocomplete offers them first, but only saved contacts make
+    the address book.
+    """
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("account_id", "address"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(Text, default="")
+    saved: Mapped[bool] = mapped_column(Boolean, default=False)
+    times_used: Mapped[int] = mapped_column(Integer, default=0)
+    last_used_at: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class TrustedSender(Base):
+    """A sender whose remote images a user always wants shown."""
+
+    __tablename__ = "trusted_senders"
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)

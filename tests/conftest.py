@@ -44,7 +44,8 @@ async def _pg_admin(sql: str) -> None:
 
 TRUNCATE = (
     "TRUNCATE domains, accounts, aliases, folders, contents, messages, expunged, trace, outbound, "
-    "dkim_keys, lists, list_members, collectors, collector_seen "
+    "dkim_keys, lists, list_members, collectors, collector_seen, preferences, identities, "
+    "contacts, trusted_senders "
     "RESTART IDENTITY CASCADE"
 )
 
