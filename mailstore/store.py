@@ -16,6 +16,7 @@ from mailstore.folders import Folders
 from mailstore.lists import Lists
 from mailstore.messages import Messages
 from mailstore.outbound import OutboundQueue
+from mailstore.preferences import PreferenceStore
 from mailstore.routing import Router
 from mailstore.search import Search
 from mailstore.throttle import FailureLimiter
@@ -41,6 +42,8 @@ class Store:
         self.traces = Traces(self.db)
         self.outbound = OutboundQueue(self.db)
         self.dkim = DkimKeys(self.db)
+        # Webmail display settings per account.
+        self.preferences = PreferenceStore(self.db)
         # ISP mailboxes; their passwords' key file sits in the data folder, beside blobs/.
         self.collectors = Collectors(self.db, blob_root.parent / KEY_FILE)
         # Failed logins per client address, for every front door (tidings.toml [logins]).
