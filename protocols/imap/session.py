@@ -366,8 +366,14 @@ class Session:
             self.ending = True
             return None
         self.send(f"{cmd.tag} OK Begin TLS negotiation now\r\n".encode())
-        await self.flush()
-        await self.writer.start_tls(self.server.tls_context)
+        data = b"".join(self.out)
+        self.out.clear()
+        self.out_size = 0
+        # No await between this write and start_tls (a drain would let the loop read the
+        # client's ClientHello into the plain-text buffer, where the handshake never sees
+        # it and both sides wait for each other).
+        self.writer.write(data)
+        await self.writer.start_tls(self.server.tls_context, ssl_handshake_timeout=60)
         self.tls = True
         return None
 
