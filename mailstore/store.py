@@ -19,8 +19,10 @@ from mailstore.outbound import OutboundQueue
 from mailstore.preferences import PreferenceStore
 from mailstore.routing import Router
 from mailstore.search import Search
+from mailstore.search_results import SearchResults
 from mailstore.throttle import FailureLimiter
 from mailstore.trace import Traces
+from mailstore.trusted import TrustedSenders
 
 
 class Store:
@@ -36,6 +38,7 @@ class Store:
         self.accounts = Accounts(self.db, self._collect)
         self.folders = Folders(self.db, self._collect, self.events)
         self.search = Search(self.db)
+        self.search_results = SearchResults(self.db)
         self.router = Router(self.db)
         self.lists = Lists(self.db)
         self.delivery = LocalDelivery(self.db, self.messages)
@@ -44,6 +47,7 @@ class Store:
         self.dkim = DkimKeys(self.db)
         # Webmail display settings per account.
         self.preferences = PreferenceStore(self.db)
+        self.trusted_senders = TrustedSenders(self.db)
         # ISP mailboxes; their passwords' key file sits in the data folder, beside blobs/.
         self.collectors = Collectors(self.db, blob_root.parent / KEY_FILE)
         # Failed logins per client address, for every front door (tidings.toml [logins]).

@@ -21,7 +21,7 @@ from webapp.auth import SESSION_MAX_AGE, session_cookie_name
 from webapp.csrf import CSRFError, CSRFMiddleware, Endpoint
 from webapp.security import SecurityHeadersMiddleware
 from webapp.templating import STATIC_DIR, make_templates
-from webapp.views import errors, login, mail
+from webapp.views import errors, login, mail, originals, search, senders
 
 
 def _route(path: str, endpoint: Endpoint, methods: list[str] | None = None) -> Route:
@@ -39,6 +39,12 @@ def routes() -> list[BaseRoute]:
         _route("/message/{folder:path}/{uid:int}", mail.message_page),
         _route("/body/{folder:path}/{uid:int}", mail.message_body),
         _route("/attachment/{folder:path}/{uid:int}/{part}", mail.attachment),
+        _route("/search", search.search_page),
+        _route("/original/{folder:path}/{uid:int}", originals.original),
+        _route("/eml/{folder:path}/{uid:int}", originals.eml),
+        _route("/print/{folder:path}/{uid:int}", originals.print_view),
+        _route("/zip/{folder:path}/{uid:int}", originals.zip_all),
+        _route("/trusted-senders", senders.trusted_senders, ["POST"]),
         Route("/static/htmx.min.js", htmx_endpoint(htmx_path())),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -40,3 +40,38 @@ def body(name: str, uid: int, *, images: bool = False) -> str:
 
 def attachment(name: str, uid: int, part: str) -> str:
     return f"/attachment/{_folder(name)}/{uid}/{quote(part, safe='')}"
+
+
+def search(q: str = "", *, scope: str = "folder", folder: str = "", page: int = 1,
+           **fields: str) -> str:
+    """The search page; ``fields`` are the advanced ones (from, to, subject, body, since,
+    before, attachment), empty ones left out."""
+    query: dict[str, object] = {"q": q}
+    if scope != "folder":
+        query["scope"] = scope
+    if folder:
+        query["folder"] = folder
+    query.update({k: v for k, v in fields.items() if v})
+    if page > 1:
+        query["page"] = page
+    return f"/search?{urlencode(query)}"
+
+
+def original(name: str, uid: int) -> str:
+    return f"/original/{_folder(name)}/{uid}"
+
+
+def eml(name: str, uid: int) -> str:
+    return f"/eml/{_folder(name)}/{uid}"
+
+
+def print_view(name: str, uid: int) -> str:
+    return f"/print/{_folder(name)}/{uid}"
+
+
+def zip_all(name: str, uid: int) -> str:
+    return f"/zip/{_folder(name)}/{uid}"
+
+
+def trusted_senders() -> str:
+    return "/trusted-senders"

@@ -43,6 +43,7 @@ from webapp.message_content import (
 from webapp.plaintext import text_to_html
 from webapp.sanitize import sanitize_html
 from webapp.templating import render
+from webapp.views.senders import images_choice
 
 
 def body_policy(images: bool) -> str:
@@ -166,7 +167,8 @@ async def message_page(request: Request) -> Response:
     sections = sections_of(message)
     body = read_body(raw, sections)
     found = attachments(message)
-    images = request.query_params.get("images") == "1"
+    choice = await images_choice(request, message)
+    images = choice.show
     view = _view(request.query_params.get("view"), body)
     blocked = 0
     if view == "html" and body.html is not None and not images:
@@ -174,6 +176,7 @@ async def message_page(request: Request) -> Response:
     context = await _list_context(request, folder, folders)
     context.update(
         current_uid=message.uid, message=message, view=view, images=images,
+        trusted_sender=choice.trusted,
         blocked_images=blocked, has_html=body.html is not None,
         has_text=body.text is not None,
         text_html=text_to_html(body.text) if view == "text" and body.text else None,
