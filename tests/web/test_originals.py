@@ -179,7 +179,7 @@ async def test_every_new_url_needs_a_signed_in_user(
 
 
 def images_notice(html: str) -> str:
-    match = re.search(r'<p class="notice images[^"]*" id="images-notice">(.*?)</p>', html, re.S)
+    match = re.search(r'<div class="notice images[^"]*" id="images-notice">(.*?)</div>', html, re.S)
     return " ".join(match.group(1).split()) if match else ""
 
 
