@@ -13,12 +13,12 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from mailstore.store import Store
 from mailstore.values import AccountInfo
-from tests.browser.conftest import Shot
-from tests.web.conftest import deliver, inbox_id, make_message
+from tests.browser.conftest import Shot, new_page, sign_in
+from tests.web.conftest import LiveServer, deliver, inbox_id, make_message
 
 
 def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
@@ -123,12 +123,37 @@ async def test_search_box_shows_highlighted_results_and_opens_one(
     await shot(page, "results-all-folders-advanced")
     await page.get_by_text("Advanced search").click()
 
-    await page.locator("#rows a").first.click()
+    await page.locator("#rows a").first.click()  # opens beside the results
     await page.wait_for_url(re.compile(r"/message/INBOX/2"))
     await expect(page.locator("h1.subject")).to_have_text("Invoice 4471 for May")
+    await expect(page.locator("#result-count")).to_have_text("1–2 of 2 in all folders")
     await expect(page.locator("#message-pane .plain")).to_contain_text(
         "Please find the invoice attached.")
     await shot(page, "opened")
+
+
+async def test_print_view_prints_from_its_button(
+        page: Page, store: Store, account: AccountInfo, shot: Shot) -> None:
+    await deliver(store, await inbox_id(store, account), [
+        make_message("Minutes", "Present: Ann, Bob.\n> earlier words\n",
+                     cc="Carol <carol@example.net>")])
+    errors: list[str] = []
+    page.context.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await page.goto("/message/INBOX/1")
+    async with page.context.expect_page() as opened:
+        await page.get_by_role("link", name="Print").click()
+    printing = await opened.value
+    await printing.wait_for_load_state()
+    await expect(printing.locator("h1")).to_have_text("Minutes")
+    await expect(printing.locator(".print-headers")).to_contain_text("carol@example.net")
+    await printing.evaluate("window.print = () => { window.printed = true; }")
+    await printing.get_by_role("button", name="Print").click()
+    assert await printing.evaluate("window.printed === true")
+    await shot(printing, "print-view")
+    await printing.emulate_media(media="print")
+    await expect(printing.get_by_role("button", name="Print")).to_be_hidden()
+    await shot(printing, "print-media")
+    assert not [e for e in errors if "Content Security Policy" in e]
 
 
 async def test_bad_date_in_advanced_search_is_shown_next_to_the_field(
@@ -182,3 +207,23 @@ async def test_remote_images_blocked_then_shown_then_always_for_the_sender(
     await expect(notice).to_contain_text("1 remote image was blocked")
     assert await remote_loaded(page) == 0
     await shot(page, "taken-back")
+
+
+async def test_search_on_a_phone_sized_screen(
+        browser: Browser, live: LiveServer, store: Store, account: AccountInfo,
+        shot: Shot) -> None:
+    await deliver(store, await inbox_id(store, account), [
+        make_message("Ferry times", "The ferry leaves at nine."),
+        make_message("Bus times", "No ferry today.")])
+    page = await new_page(browser, live, phone=True)
+    await sign_in(page)
+    box = page.locator("#search-q")
+    await expect(box).to_be_visible()
+    assert (await box.bounding_box())["width"] > 200  # a whole row of its own
+    await box.fill("ferry")
+    await box.press("Enter")
+    await expect(page.locator("#result-count")).to_have_text("1–2 of 2 in Inbox")
+    await shot(page, "phone-results")
+    await page.locator("#rows a").first.click()
+    await expect(page.locator("h1.subject")).to_have_text("Bus times")
+    await shot(page, "phone-opened")

@@ -12,7 +12,7 @@ from mailstore.store import Store
 from mailstore.values import AccountInfo
 from tests.web.conftest import LiveServer, deliver, inbox_id, login, make_message
 
-_ROW = re.compile(r'<a href="(/message/[^"]+)" class="row result')
+_ROW = re.compile(r'<a href="(/message/[^"]+)" class="row result')  # then hx- attributes
 
 
 def result_urls(html: str) -> list[str]:
