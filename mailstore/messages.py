@@ -51,6 +51,9 @@ BATCH = 5000  # ids per IN (...) list: under every backend's bound-parameter lim
 # Called with content ids whose last reference went, after the transaction commits.
 ReleaseHook = Callable[[list[int]], Awaitable[object]]
 
+# How the webmail list may be sorted (``Messages.page``).
+LIST_SORTS = ("date", "from", "subject", "size")
+
 C = Content.__table__
 E = Expunged.__table__
 F = Folder.__table__
@@ -465,22 +468,35 @@ class Messages:
 
     # Reading ---------------------------------------------------------------
     async def page(
-        self, folder_id: int, offset: int = 0, limit: int = 50
+        self, folder_id: int, offset: int = 0, limit: int = 50, *, sort: str = "date",
+        descending: bool = True,
     ) -> list[MessageSummary]:
-        """A page of the message list, newest first, from the parsed cache only."""
+        """A page of the message list, from the parsed cache only.
+
+        ``sort`` is one of ``LIST_SORTS`` (date: INTERNALDATE, from: sender's display name,
+        subject: base subject, size); ties go by UID in the same direction. Date pages
+        walk the (folder, date, uid) index alone; the others sort the folder's rows with
+        a top-N sort (no index of their own yet).
+        """
+        if sort not in LIST_SORTS:
+            raise ValueError(f"unknown sort {sort!r}; use one of {', '.join(LIST_SORTS)}")
+        column = {"date": M.c.internal_date, "size": M.c.size,
+                  "from": func.lower(C.c.from_display), "subject": func.lower(C.c.subject_base)
+                  }[sort]
+        keys = [column, M.c.uid]
+        order = [k.desc() for k in keys] if descending else [k.asc() for k in keys]
+        ids = select(M.c.id).where(M.c.folder_id == folder_id)
+        if sort in ("from", "subject"):
+            ids = ids.select_from(M.join(C, C.c.id == M.c.content_id))
         query = (
             select(M.c.uid, M.c.modseq, M.c.flags, M.c.keywords, M.c.internal_date, M.c.size,
                    C.c.sent_date, C.c.from_display, C.c.from_addr, C.c.subject, C.c.preview,
                    C.c.has_attachments)
             .select_from(M.join(C, C.c.id == M.c.content_id))
-            .where(M.c.id.in_(
-                # Page over the (folder, date, uid) index alone, then join: with OFFSET
-                # on the join, SQLite would read every skipped row's contents.
-                select(M.c.id).where(M.c.folder_id == folder_id)
-                .order_by(M.c.internal_date.desc(), M.c.uid.desc())
-                .offset(offset).limit(limit)
-            ))
-            .order_by(M.c.internal_date.desc(), M.c.uid.desc())
+            # Page over the index alone, then join: with OFFSET on the join, SQLite would
+            # read every skipped row's contents.
+            .where(M.c.id.in_(ids.order_by(*order).offset(offset).limit(limit)))
+            .order_by(*order)
         )
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
