@@ -6,7 +6,8 @@ Implementation notes:
 - The source and target folders are looked up among the signed-in account's folders and
   the UIDs inside the source folder, so another user's mail can be neither named nor moved.
 - "Delete" moves to Trash; in Trash it deletes for good (as Gmail and Outlook do).
-- A plain form post is answered with 303 back to the list (``back``, a path on this site);
+- A plain form post is answered with 303 back to the list (``back``, a path on this site;
+  flagging from the reading pane stays on the message, ``stay``);
   a script (htmx header) gets 204 and refreshes what it shows itself.
 """
 
@@ -61,8 +62,12 @@ def _uids(form: FormData) -> list[int]:
     return sorted(set(uids))
 
 
-def _back(form: FormData, folder: FolderInfo) -> str:
+def _back(form: FormData, folder: FolderInfo, action: str) -> str:
+    """Where to go next: the open message stays open when only its flag changed
+    (``stay``); otherwise back to the list (``back``)."""
     back = str(form.get("back") or "")
+    if action in ("flag", "unflag") and form.get("stay"):
+        back = str(form.get("stay"))
     # Only a path on this site: never an open redirect.
     if back.startswith("/") and not back.startswith(("//", "/\\")):
         return back
@@ -124,7 +129,7 @@ async def act(request: Request) -> Response:
         return await _refused(request, folder, folders, str(exc))
     if request.headers.get("hx-request"):
         return Response(status_code=204)
-    return RedirectResponse(_back(form, folder), status_code=303)
+    return RedirectResponse(_back(form, folder, action), status_code=303)
 
 
 async def _refused(request: Request, folder: FolderInfo, folders: list[FolderInfo],
