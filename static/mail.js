@@ -287,6 +287,8 @@
   }
 
   function listen() {
+    // Tests (and anyone curious) can tell that the shortcuts are wired up.
+    document.documentElement.setAttribute("data-mail-ready", "");
     var app = $(".app[data-events]");
     if (!app || !window.EventSource) { return; }
     var source = new EventSource(app.dataset.events);

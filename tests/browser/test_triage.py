@@ -23,6 +23,11 @@ async def _inbox(store: Store, account: AccountInfo, *subjects: str) -> int:
     return inbox
 
 
+async def ready(page: Page) -> None:
+    """Wait until mail.js has wired the page up (keys pressed earlier would be lost)."""
+    await expect(page.locator("html[data-mail-ready]")).to_have_count(1)
+
+
 def row(page: Page, subject: str):  # noqa: ANN201 - a Playwright locator
     return page.locator("#rows li.item", has_text=subject)
 
@@ -32,6 +37,7 @@ async def test_dragging_messages_onto_a_folder_moves_them(
     inbox = await _inbox(store, account, "Invoice 1", "Invoice 2", "Keep me")
     await store.folders.create(account.id, "Bills")
     await page.goto("/mail/INBOX")
+    await ready(page)
     await row(page, "Invoice 1").get_by_role("checkbox").check()
     await row(page, "Invoice 2").get_by_role("checkbox").check()
     await expect(row(page, "Invoice 2")).to_have_attribute("aria-selected", "true")
@@ -52,6 +58,7 @@ async def test_shift_click_selects_a_range_and_the_toolbar_acts_on_it(
         page: Page, store: Store, account: AccountInfo, shot: Shot) -> None:
     inbox = await _inbox(store, account, "one", "two", "three", "four")
     await page.goto("/mail/INBOX")
+    await ready(page)
     await row(page, "four").get_by_role("checkbox").click()
     await row(page, "two").get_by_role("checkbox").click(modifiers=["Shift"])
     await expect(page.locator("#rows li.item.checked")).to_have_count(3)
@@ -65,6 +72,7 @@ async def test_the_keyboard_moves_opens_flags_archives_and_shows_the_shortcuts(
         page: Page, store: Store, account: AccountInfo, shot: Shot) -> None:
     inbox = await _inbox(store, account, "oldest", "middle", "newest")
     await page.goto("/mail/INBOX")
+    await ready(page)
     await page.keyboard.press("j")
     await expect(row(page, "newest")).to_have_class(re.compile(r"\bcursor\b"))
     await page.keyboard.press("j")
@@ -78,8 +86,10 @@ async def test_the_keyboard_moves_opens_flags_archives_and_shows_the_shortcuts(
     await page.keyboard.press("s")  # flag the open message
     await expect(page.locator("#message-pane").get_by_role("button", name="Unflag")).to_be_visible()
     assert (await store.messages.get(inbox, 2)).flags & 4
+    await ready(page)
     await page.keyboard.press("u")
     await expect(page).to_have_url(re.compile(r"/mail/INBOX$"))
+    await ready(page)
     await page.keyboard.press("?")
     await expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
     await shot(page, "shortcuts")
@@ -89,10 +99,12 @@ async def test_the_keyboard_moves_opens_flags_archives_and_shows_the_shortcuts(
     await page.keyboard.press("e")  # archive the message under the cursor
     await expect(page.locator("#rows")).not_to_contain_text("newest")
     assert await store.messages.uids(inbox) == [1, 2]
+    await ready(page)
     await page.keyboard.press("j")
     await page.keyboard.press("#")
     await expect(page.locator("#rows")).not_to_contain_text("middle")
     assert (await store.folders.get(account.id, "Trash")).messages == 1
+    await ready(page)
     await page.keyboard.press("c")
     await expect(page).to_have_url(re.compile(r"/compose$"))
 
@@ -119,6 +131,7 @@ async def test_new_mail_appears_in_the_list_and_the_title_without_a_reload(
         page: Page, store: Store, account: AccountInfo, shot: Shot) -> None:
     inbox = await _inbox(store, account, "already here")
     await page.goto("/mail/INBOX")
+    await ready(page)
     await expect(page).to_have_title("(1) Inbox · Tidings")
     await page.evaluate("window.notReloaded = true")
     await shot(page, "before")
