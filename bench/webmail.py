@@ -158,6 +158,10 @@ async def measure(store: Store, requests: int, per_page: int, total: int) -> Non
         f"list, page {pages // 2} of {pages}": f"/mail/INBOX?page={pages // 2}",
         f"list, page {pages} of {pages}": f"/mail/INBOX?page={pages}",
         "message page (opened)": f"/message/INBOX/{total}",
+        "list, by sender": "/mail/INBOX?sort=from&order=asc",
+        "list, by subject": "/mail/INBOX?sort=subject&order=asc",
+        "list, by size": "/mail/INBOX?sort=size",
+        "list, conversations": "/mail/INBOX?threads=1",
     }
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}",
                                  timeout=60) as client:
