@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from playwright.async_api import Browser, Page, expect
 
+from mailstore.preferences import Preferences
 from mailstore.store import Store
 from mailstore.values import AccountInfo
 from tests.browser.conftest import Shot, new_page, sign_in
@@ -52,6 +53,10 @@ async def test_dragging_messages_onto_a_folder_moves_them(
     await bills.click()
     await expect(page.locator("#rows")).to_contain_text("Invoice 1")
     await expect(page.locator("#rows")).to_contain_text("Invoice 2")
+    await page.get_by_role("link", name="Manage folders").click()
+    await expect(page.get_by_role("heading", name=re.compile("^Bills"))).to_contain_text(
+        "2 messages")
+    await shot(page, "folders")
 
 
 async def test_shift_click_selects_a_range_and_the_toolbar_acts_on_it(
@@ -143,3 +148,23 @@ async def test_new_mail_appears_in_the_list_and_the_title_without_a_reload(
     await shot(page, "after")
     await page.emulate_media(color_scheme="dark")
     await shot(page, "after-dark")
+
+
+async def test_the_reading_pane_follows_the_preferences(
+        page: Page, store: Store, account: AccountInfo, shot: Shot) -> None:
+    await _inbox(store, account, "Placement")
+    await store.preferences.save(account.id, Preferences(reading_pane="bottom",
+                                                         density="compact"))
+    await page.goto("/message/INBOX/1")
+    await expect(page.locator("#message-pane")).to_contain_text("Body of Placement.")
+    listed = await page.locator("#list").bounding_box()
+    pane = await page.locator("#message-pane").bounding_box()
+    assert listed and pane and pane["y"] >= listed["y"] + listed["height"] - 1
+    await shot(page, "bottom-compact")
+    await store.preferences.save(account.id, Preferences(reading_pane="off"))
+    await page.goto("/mail/INBOX")
+    await expect(page.locator("#message-pane")).to_be_hidden()
+    await page.get_by_text("Placement").first.click()
+    await expect(page.locator("#message-pane")).to_contain_text("Body of Placement.")
+    await expect(page.locator("#list")).to_be_hidden()
+    await shot(page, "off-reading")
