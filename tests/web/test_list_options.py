@@ -11,7 +11,7 @@ import httpx
 from mailstore.preferences import Preferences
 from mailstore.store import Store
 from mailstore.values import AccountInfo
-from tests.web.conftest import deliver, inbox_id, make_message
+from tests.web.conftest import LiveServer, deliver, inbox_id, login, make_message
 from tests.web.test_mail_list import subjects
 
 
@@ -146,3 +146,19 @@ async def test_static_mail_script_and_stylesheet_are_served(ann: httpx.AsyncClie
     for name in ("--bg", "--fg", "--muted", "--accent", "--border", "--hover", "--selected"):
         assert f"{name}:" in css.text
     assert "prefers-color-scheme: dark" in css.text
+
+
+async def test_the_sites_page_size_applies_until_the_user_chooses_one(
+        store: Store, account: AccountInfo) -> None:
+    await deliver(store, await inbox_id(store, account),
+                  [make_message(f"m{i}") for i in range(30)])
+    live = LiveServer(store, messages_per_page=20)
+    await live.start()
+    try:
+        async with live.client() as client:
+            assert (await login(client)).status_code == 303
+            assert len(subjects((await client.get("/mail/INBOX")).text)) == 20
+            await store.preferences.save(account.id, Preferences(per_page=10))
+            assert len(subjects((await client.get("/mail/INBOX")).text)) == 10
+    finally:
+        await live.stop()

@@ -220,7 +220,7 @@ async def list_context(request: Request, folder: FolderInfo,
     store = _store(request)
     preferences = await store.preferences.get(request.state.account.id)
     per_page = preferences.per_page
-    if preferences.per_page == Preferences.per_page:  # not chosen: the site's default
+    if preferences.per_page == Preferences().per_page:  # not chosen: the site's default
         per_page = request.app.state.messages_per_page
     pages = max(1, math.ceil(folder.messages / per_page))
     state = _list_state(request, folder, preferences, pages)
