@@ -10,6 +10,10 @@ Implementation notes:
   no script and no network loads (unless the user asked for images): if the sanitiser
   ever missed something, nothing runs and nothing phones home.
 - Opening a message sets \\Seen (RFC 9051 §2.3.2), as a mail client does on FETCH BODY[].
+- The list is one page query whatever the folder's size (``Messages.page``); sort, order
+  and the conversation view come from the URL, their defaults and the page size from the
+  user's preferences. The conversation view threads the current page only (REFERENCES,
+  RFC 5256), so its cost does not grow with the folder.
 """
 
 from __future__ import annotations
