@@ -176,6 +176,10 @@ async def measure(store: Store, requests: int, per_page: int, total: int) -> Non
            for word, kind in SEARCH_WORDS},
         "search all folders: python": "/search?q=python&scope=all",
         "search folder: from:+body:": "/search?q=&folder=INBOX&from=linux&body=kernel",
+        "list, by sender": "/mail/INBOX?sort=from&order=asc",
+        "list, by subject": "/mail/INBOX?sort=subject&order=asc",
+        "list, by size": "/mail/INBOX?sort=size",
+        "list, conversations": "/mail/INBOX?threads=1",
     }
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}",
                                  timeout=60) as client:

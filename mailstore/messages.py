@@ -18,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sqlalchemy import Select, and_, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -50,6 +51,11 @@ A = Account.__table__
 BATCH = 5000  # ids per IN (...) list: under every backend's bound-parameter limit
 # Called with content ids whose last reference went, after the transaction commits.
 ReleaseHook = Callable[[list[int]], Awaitable[object]]
+
+# How the webmail list may be sorted (``Messages.page``).
+LIST_SORTS = ("date", "from", "subject", "size")
+_CONTENT_SORTS = ("from", "subject")
+ORDER_CACHE = 8  # whole-folder sort orders kept (a UID list: ~1 MB per 100,000 messages)
 
 C = Content.__table__
 E = Expunged.__table__
@@ -178,6 +184,8 @@ class Messages:
         self.blobs = blobs
         # Fired after each commit so that IDLE sessions (any front door) wake up.
         self.events = events if events is not None else FolderEvents()
+        # Whole-folder UID orders of the list sorts that have no index (see ``page``).
+        self._orders: OrderedDict[tuple[object, ...], list[int]] = OrderedDict()
 
     # Writing ---------------------------------------------------------------
     async def append(
@@ -465,22 +473,45 @@ class Messages:
 
     # Reading ---------------------------------------------------------------
     async def page(
-        self, folder_id: int, offset: int = 0, limit: int = 50
+        self, folder_id: int, offset: int = 0, limit: int = 50, *, sort: str = "date",
+        descending: bool = True,
     ) -> list[MessageSummary]:
-        """A page of the message list, newest first, from the parsed cache only."""
+        """A page of the message list, from the parsed cache only.
+
+        ``sort`` is one of ``LIST_SORTS`` (date: INTERNALDATE, from: sender's display name,
+        subject: base subject, size); ties go by UID in the same direction. Date pages
+        walk the (folder, date, uid) index alone; size pages sort the messages rows only.
+        Sender and subject live in ``contents``: sorting a big folder by them reads every
+        row once, so that order is kept (``ORDER_CACHE`` folders) until the folder changes.
+        """
+        if sort not in LIST_SORTS:
+            raise ValueError(f"unknown sort {sort!r}; use one of {', '.join(LIST_SORTS)}")
+        if sort in _CONTENT_SORTS:
+            order = await self._content_order(folder_id, sort)
+            if descending:
+                order = order[::-1]
+            window = order[offset:offset + limit]
+            rank = {uid: i for i, uid in enumerate(window)}
+            rows = await self._summaries(
+                [M.c.folder_id == folder_id, M.c.uid.in_(window)]) if window else []
+            return sorted(rows, key=lambda r: rank[r.uid])
+        keys = [M.c.internal_date if sort == "date" else M.c.size, M.c.uid]
+        order_by = [k.desc() for k in keys] if descending else [k.asc() for k in keys]
+        # Page over the index alone, then join: with OFFSET on the join, SQLite would read
+        # every skipped row's contents.
+        ids = (select(M.c.id).where(M.c.folder_id == folder_id).order_by(*order_by)
+               .offset(offset).limit(limit))
+        return await self._summaries([M.c.id.in_(ids)], order_by)
+
+    async def _summaries(self, where: Sequence[ColumnElement[bool]],
+                         order_by: Sequence[ColumnElement[object]] = ()
+                         ) -> list[MessageSummary]:
         query = (
             select(M.c.uid, M.c.modseq, M.c.flags, M.c.keywords, M.c.internal_date, M.c.size,
                    C.c.sent_date, C.c.from_display, C.c.from_addr, C.c.subject, C.c.preview,
                    C.c.has_attachments)
             .select_from(M.join(C, C.c.id == M.c.content_id))
-            .where(M.c.id.in_(
-                # Page over the (folder, date, uid) index alone, then join: with OFFSET
-                # on the join, SQLite would read every skipped row's contents.
-                select(M.c.id).where(M.c.folder_id == folder_id)
-                .order_by(M.c.internal_date.desc(), M.c.uid.desc())
-                .offset(offset).limit(limit)
-            ))
-            .order_by(M.c.internal_date.desc(), M.c.uid.desc())
+            .where(*where).order_by(*order_by)
         )
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
@@ -489,6 +520,32 @@ class Messages:
             internal_date=r.internal_date, size=r.size, sent_date=r.sent_date,
             from_display=r.from_display, from_addr=r.from_addr, subject=r.subject,
             preview=r.preview, has_attachments=bool(r.has_attachments)) for r in rows]
+
+    async def _content_order(self, folder_id: int, sort: str) -> list[int]:
+        """Every UID of the folder in ascending ``sort`` order, cached per folder state.
+
+        The key holds the folder's id, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and count: every
+        change bumps HIGHESTMODSEQ, so a cached order is never stale, on any node.
+        """
+        column = func.lower(C.c.from_display if sort == "from" else C.c.subject_base)
+        async with self.db.read() as conn:
+            state = (await conn.execute(
+                select(F.c.uidvalidity, F.c.uidnext, F.c.highestmodseq, F.c.message_count)
+                .where(F.c.id == folder_id))).first()
+            if state is None:
+                raise NotFound(f"folder #{folder_id} does not exist")
+            key = (folder_id, sort, *state)
+            order = self._orders.get(key)
+            if order is not None:
+                self._orders.move_to_end(key)
+                return order
+            order = list((await conn.execute(
+                select(M.c.uid).select_from(M.join(C, C.c.id == M.c.content_id))
+                .where(M.c.folder_id == folder_id).order_by(column, M.c.uid))).scalars())
+        self._orders[key] = order
+        while len(self._orders) > ORDER_CACHE:
+            self._orders.popitem(last=False)
+        return order
 
     async def get(self, folder_id: int, uid: int) -> StoredMessage:
         query = (

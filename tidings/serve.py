@@ -82,7 +82,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
             sock.close()
         await runtime.close()
         raise
-    from webapp.app import create_app
+    from webapp.app import close_streams, create_app
 
     app = create_app(runtime.store, cfg.secret_key, messages_per_page=cfg.messages_per_page)
     servers: list[uvicorn.Server] = []
@@ -118,6 +118,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     try:
         await stop.wait()
     finally:
+        close_streams(app)  # open /events streams would hold uvicorn's shutdown
         for s in servers:
             s.should_exit = True
         await smtp.stop()

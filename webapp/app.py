@@ -21,7 +21,17 @@ from webapp.auth import SESSION_MAX_AGE, session_cookie_name
 from webapp.csrf import CSRFError, CSRFMiddleware, Endpoint
 from webapp.security import SecurityHeadersMiddleware
 from webapp.templating import STATIC_DIR, make_templates
-from webapp.views import errors, login, mail, originals, search, senders
+from webapp.views import (
+    actions,
+    errors,
+    events,
+    folders,
+    login,
+    mail,
+    originals,
+    search,
+    senders,
+)
 
 
 def _route(path: str, endpoint: Endpoint, methods: list[str] | None = None) -> Route:
@@ -45,6 +55,10 @@ def routes() -> list[BaseRoute]:
         _route("/print/{folder:path}/{uid:int}", originals.print_view),
         _route("/zip/{folder:path}/{uid:int}", originals.zip_all),
         _route("/trusted-senders", senders.trusted_senders, ["POST"]),
+        _route("/actions", actions.act, ["POST"]),
+        _route("/folders", folders.manage),
+        _route("/folders/{kind}", folders.change, ["POST"]),
+        _route("/events", events.events),
         Route("/static/htmx.min.js", htmx_endpoint(htmx_path())),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
@@ -82,4 +96,12 @@ def create_app(
     app.state.store = store
     app.state.templates = make_templates()
     app.state.messages_per_page = messages_per_page
+    # Open /events streams; close_streams(app) ends them before the server stops.
+    app.state.live_streams = events.LiveStreams()
     return app
+
+
+def close_streams(app: Starlette) -> None:
+    """End every open /events stream now: call before stopping uvicorn, which otherwise
+    waits for those never-ending responses."""
+    app.state.live_streams.close()

@@ -15,16 +15,58 @@ def _folder(name: str) -> str:
     return quote(name, safe="/")
 
 
-def folder(name: str, page: int = 1) -> str:
+def folder(name: str, page: int = 1, *, sort: str = "date", order: str = "desc",
+           threads: bool | None = None) -> str:
+    """A page of a folder's list; defaults (date, newest first) stay out of the URL."""
+    query: dict[str, object] = {}
+    if page > 1:
+        query["page"] = page
+    if sort != "date":
+        query["sort"] = sort
+    if order != "desc":
+        query["order"] = order
+    if threads is not None:
+        query["threads"] = int(threads)
     url = f"/mail/{_folder(name)}"
-    return url if page <= 1 else f"{url}?{urlencode({'page': page})}"
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def message_path(name: str, uid: int) -> str:
+    """"folder/uid" as the message URLs of every helper end (reply, forward, original…)."""
+    return f"{_folder(name)}/{uid}"
+
+
+def actions() -> str:
+    return "/actions"
+
+
+def folders() -> str:
+    """The folder management page."""
+    return "/folders"
+
+
+def folder_action(kind: str) -> str:
+    """Where the folder forms post: create, rename, move, delete, empty."""
+    return f"/folders/{kind}"
+
+
+def events() -> str:
+    return "/events"
 
 
 def message(name: str, uid: int, *, page: int = 1, images: bool = False,
-            view: str | None = None) -> str:
-    query = {}
+            view: str | None = None, sort: str = "date", order: str = "desc",
+            threads: bool | None = None) -> str:
+    """A message in the reading pane, beside the list page it was opened from."""
+    query: dict[str, object] = {}
     if page > 1:
         query["page"] = page
+    if sort != "date":
+        query["sort"] = sort
+    if order != "desc":
+        query["order"] = order
+    if threads is not None:
+        query["threads"] = int(threads)
     if images:
         query["images"] = 1
     if view:

@@ -36,7 +36,8 @@ async def test_signing_in_shows_the_inbox_and_a_message_opens_in_the_reading_pan
     await shot(page, "inbox")
     await page.get_by_text("Quarterly figures").first.click()
     await expect(page.get_by_text("Quarterly figures").last).to_be_visible()
-    await expect(page.get_by_text("The numbers are in.")).to_be_visible()
+    pane = page.get_by_role("main", name="Reading pane")
+    await expect(pane.get_by_text("The numbers are in.")).to_be_visible()
     await shot(page, "message")
 
 
@@ -50,5 +51,5 @@ async def test_a_phone_sized_screen_shows_the_list_then_the_message(
     await expect(page.get_by_text("Lunch?").first).to_be_visible()
     await shot(page, "phone-list")
     await page.get_by_text("Lunch?").first.click()
-    await expect(page.get_by_text("At noon.")).to_be_visible()
+    await expect(page.locator("#message-pane").get_by_text("At noon.")).to_be_visible()
     await shot(page, "phone-message")

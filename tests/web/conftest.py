@@ -24,6 +24,7 @@ from mailstore.messages import prepare
 from mailstore.store import Store
 from mailstore.values import AccountInfo, NewMessage
 from webapp import create_app
+from webapp.app import close_streams
 
 PASSWORD = "correct horse battery"
 SECRET = "test-secret-key-that-is-long-enough"
@@ -57,6 +58,7 @@ class LiveServer:
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
+        close_streams(self.app)
         self.server.should_exit = True
         if self.task is not None:
             await self.task

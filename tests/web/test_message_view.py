@@ -118,5 +118,5 @@ async def test_htmx_requests_get_the_whole_page_to_pick_the_message_pane_from(
         store: Store, account: AccountInfo, ann: httpx.AsyncClient) -> None:
     await deliver(store, await inbox_id(store, account), [make_message("pane")])
     page = await ann.get("/message/INBOX/1", headers={"HX-Request": "true"})
-    assert '<main id="message-pane" class="message open">' in page.text
+    assert '<main id="message-pane" class="message open" aria-label="Reading pane">' in page.text
     assert '<nav id="folders"' in page.text and '<ol id="rows"' in page.text

@@ -10,6 +10,10 @@ Implementation notes:
   no script and no network loads (unless the user asked for images): if the sanitiser
   ever missed something, nothing runs and nothing phones home.
 - Opening a message sets \\Seen (RFC 9051 §2.3.2), as a mail client does on FETCH BODY[].
+- The list is one page query whatever the folder's size (``Messages.page``); sort, order
+  and the conversation view come from the URL, their defaults and the page size from the
+  user's preferences. The conversation view threads the current page only (REFERENCES,
+  RFC 5256), so its cost does not grow with the folder.
 """
 
 from __future__ import annotations
@@ -22,11 +26,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from mailstore import threads
 from mailstore.errors import InvalidName, NotFound
 from mailstore.flags import SEEN
+from mailstore.messages import LIST_SORTS
 from mailstore.names import DELIMITER, normalise_folder
+from mailstore.preferences import Preferences
 from mailstore.store import Store
-from mailstore.values import FolderInfo, StoredMessage
+from mailstore.values import FolderInfo, MessageSummary, StoredMessage
 from webapp import urls
 from webapp.auth import login_required
 from webapp.downloads import DOWNLOAD_POLICY, content_disposition
@@ -95,33 +102,158 @@ def _page_number(request: Request) -> int:
         return 1
 
 
-async def _folders(request: Request) -> tuple[FolderInfo, list[FolderInfo]]:
-    """The folder named in the URL (of the signed-in account) and all its folders."""
+def special_folder(folders: list[FolderInfo], use: str) -> FolderInfo | None:
+    """The folder with SPECIAL-USE ``use`` (RFC 6154), e.g. "\\Trash"."""
+    return next((f for f in folders if f.special_use == use), None)
+
+
+def find_folder(folders: list[FolderInfo], raw_name: str) -> FolderInfo:
+    """The account's folder called ``raw_name``, or NotFound (also for invalid names)."""
     try:
-        name = normalise_folder(request.path_params["folder"])
+        name = normalise_folder(raw_name)
     except InvalidName as exc:
-        raise NotFound(f"folder {request.path_params['folder']} does not exist") from exc
-    folders = await _store(request).folders.list(request.state.account.id)
+        raise NotFound(f"folder {raw_name} does not exist") from exc
     for folder in folders:
         if folder.name == name:
-            return folder, folders
+            return folder
     raise NotFound(f"folder {name} does not exist")
 
 
-async def _list_context(request: Request, folder: FolderInfo,
-                        folders: list[FolderInfo]) -> dict[str, object]:
-    per_page: int = request.app.state.messages_per_page
+async def _folders(request: Request) -> tuple[FolderInfo, list[FolderInfo]]:
+    """The folder named in the URL (of the signed-in account) and all its folders."""
+    folders = await _store(request).folders.list(request.state.account.id)
+    return find_folder(folders, request.path_params["folder"]), folders
+
+
+@dataclass(frozen=True, slots=True)
+class ListState:
+    """How the list is shown (folder, page, sort, order, threads), for links that keep it."""
+
+    folder: str
+    page: int
+    sort: str
+    order: str
+    threads: bool
+    threads_default: bool
+
+    def url(self, *, page: int | None = None, sort: str | None = None,
+            order: str | None = None, threads: bool | None = None) -> str:
+        wanted_threads = self.threads if threads is None else threads
+        return urls.folder(
+            self.folder, self.page if page is None else page, sort=sort or self.sort,
+            order=order or self.order,
+            threads=None if wanted_threads == self.threads_default else wanted_threads)
+
+    def message_url(self, uid: int) -> str:
+        return urls.message(
+            self.folder, uid, page=self.page, sort=self.sort, order=self.order,
+            threads=None if self.threads == self.threads_default else self.threads)
+
+    def sort_url(self, sort: str) -> str:
+        """Sorting by a column again flips its order; a new column starts at its usual one."""
+        if sort == self.sort:
+            return self.url(page=1, order="asc" if self.order == "desc" else "desc")
+        return self.url(page=1, sort=sort, order=DEFAULT_ORDER[sort])
+
+
+# The first click on a column sorts newest, biggest first; names from A.
+DEFAULT_ORDER = {"date": "desc", "size": "desc", "from": "asc", "subject": "asc"}
+SORT_LABELS = {"date": "Date", "from": "Sender", "subject": "Subject", "size": "Size"}
+
+
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    """One row of the list; ``depth`` > 0 for a reply shown under its thread."""
+
+    message: MessageSummary
+    depth: int = 0
+
+
+def _list_state(request: Request, folder: FolderInfo, preferences: Preferences,
+                pages: int) -> ListState:
+    query = request.query_params
+    sort = query.get("sort", "date")
+    if sort not in LIST_SORTS:
+        sort = "date"
+    order = query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        order = "desc"
+    threads = preferences.thread_view
+    if query.get("threads") in ("0", "1"):
+        threads = query["threads"] == "1"
+    return ListState(folder=folder.name, page=min(_page_number(request), pages), sort=sort,
+                     order=order, threads=threads, threads_default=preferences.thread_view)
+
+
+async def threaded(store: Store, folder_id: int,
+                   messages: list[MessageSummary]) -> list[ListRow]:
+    """The page's messages grouped into conversations (RFC 5256 REFERENCES threading).
+
+    Only the page is threaded, so the cost stays one page's worth on any folder: each
+    conversation appears where its first message of the page would, its other messages
+    of the page under it, indented by reply depth.
+    """
+    by_uid = {m.uid: m for m in messages}
+    fields = await store.messages.sort_fields(folder_id, list(by_uid))
+    place: dict[int, tuple[int, int]] = {}  # uid -> (thread number, depth)
+    ordered: dict[int, list[int]] = {}
+    for number, top in enumerate(threads.references(fields)):
+        stack = [(top, 0)]
+        while stack:
+            node, depth = stack.pop()
+            if node.uid is not None:
+                place[node.uid] = (number, depth)
+                ordered.setdefault(number, []).append(node.uid)
+            # A dummy (a message not on the page) does not indent its children.
+            child_depth = depth + 1 if node.uid is not None else depth
+            stack.extend((c, child_depth) for c in reversed(node.children))
+    rows: list[ListRow] = []
+    shown: set[int] = set()
+    for message in messages:
+        number, _ = place.get(message.uid, (-message.uid, 0))
+        if number in shown:
+            continue
+        shown.add(number)
+        for uid in ordered.get(number, [message.uid]):
+            rows.append(ListRow(by_uid[uid], min(place.get(uid, (0, 0))[1], 4)))
+    return rows
+
+
+async def list_context(request: Request, folder: FolderInfo,
+                       folders: list[FolderInfo]) -> dict[str, object]:
+    """Everything mail.html needs for the folder list and the message list."""
+    store = _store(request)
+    preferences = await store.preferences.get(request.state.account.id)
+    per_page = preferences.per_page
+    if preferences.per_page == Preferences().per_page:  # not chosen: the site's default
+        per_page = request.app.state.messages_per_page
     pages = max(1, math.ceil(folder.messages / per_page))
-    page = min(_page_number(request), pages)
-    offset = (page - 1) * per_page
-    messages = await _store(request).messages.page(folder.id, offset, per_page)
+    state = _list_state(request, folder, preferences, pages)
+    offset = (state.page - 1) * per_page
+    messages = await store.messages.page(folder.id, offset, per_page, sort=state.sort,
+                                         descending=state.order == "desc")
+    rows = (await threaded(store, folder.id, messages) if state.threads and messages
+            else [ListRow(m) for m in messages])
+    inbox = next((f for f in folders if f.name == "INBOX"), None)
     return {
         "folder": folder, "folders": folder_links(folders, folder.name),
-        "folder_label": _LABELS.get(folder.name, folder.name.replace(DELIMITER, " / ")),
-        "messages": messages, "page": page, "pages": pages,
+        "folder_label": folder_label(folder.name),
+        "messages": messages, "rows": rows, "page": state.page, "pages": pages,
         "first": offset + 1 if messages else 0, "last": offset + len(messages),
-        "current_uid": None,
+        "current_uid": None, "state": state, "sort_labels": SORT_LABELS,
+        "preferences": preferences,
+        "inbox_unseen": inbox.unseen if inbox is not None else 0,
+        "move_targets": [f for f in folder_links(folders, folder.name) if not f.current],
+        "can_empty": folder.special_use in EMPTIABLE, "action_error": None,
     }
+
+
+# Folders whose "Empty" button deletes everything in them for good.
+EMPTIABLE = ("\\Trash", "\\Junk")
+
+
+def folder_label(name: str) -> str:
+    return _LABELS.get(name, name.replace(DELIMITER, " / "))
 
 
 @login_required
@@ -132,7 +264,7 @@ async def home(request: Request) -> Response:
 @login_required
 async def message_list(request: Request) -> Response:
     folder, folders = await _folders(request)
-    context = await _list_context(request, folder, folders)
+    context = await list_context(request, folder, folders)
     return render(request, "mail.html", {**context, "message": None})
 
 
@@ -173,7 +305,7 @@ async def message_page(request: Request) -> Response:
     blocked = 0
     if view == "html" and body.html is not None and not images:
         blocked = sanitize_html(body.html, inline_image=lambda _cid: None).blocked_images
-    context = await _list_context(request, folder, folders)
+    context = await list_context(request, folder, folders)
     context.update(
         current_uid=message.uid, message=message, view=view, images=images,
         trusted_sender=choice.trusted,
