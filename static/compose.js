@@ -57,6 +57,7 @@
     var timer = null;
     var dirty = false;
     var attachedBytes = 0;
+    var submitting = false;
 
     /* Rich text ------------------------------------------------------------------------ */
     function setRich(on) {
@@ -178,6 +179,45 @@
       if (event.target.tagName === "SELECT") { changed(); }
     });
 
+    /* Another From: its signature replaces the previous one (if the user left it). */
+    var from = $("#from", form);
+    var signature = currentSignature();
+    function currentSignature() {
+      var option = from.options[from.selectedIndex];
+      return option ? {text: option.dataset.signatureText || "", html: option.dataset.signatureHtml || ""}
+        : {text: "", html: ""};
+    }
+    from.addEventListener("change", function () {
+      var next = currentSignature();
+      if (format.value === "html") {
+        var block = editor.querySelector(".signature");
+        if (block && next.html) {
+          block.innerHTML = "-- <br>" + next.html;
+        } else if (block) {
+          block.remove();
+        } else if (next.html) {
+          block = document.createElement("div");
+          block.className = "signature";
+          block.innerHTML = "-- <br>" + next.html;
+          var quote = editor.querySelector("blockquote");
+          var before = quote && quote.previousElementSibling ? quote.previousElementSibling : null;
+          editor.insertBefore(block, before || null);
+        }
+      } else if (signature.text && plain.value.indexOf("-- \n" + signature.text) >= 0) {
+        plain.value = plain.value.replace("-- \n" + signature.text, next.text ? "-- \n" + next.text : "");
+      } else if (next.text) {
+        plain.value = plain.value.replace(/^\n*/, "\n\n-- \n" + next.text + "\n");
+      }
+      signature = next;
+    });
+
+    /* Leaving the page: save what was typed since the last save. */
+    window.addEventListener("pagehide", function () {
+      if (dirty && !submitting && navigator.sendBeacon) {
+        navigator.sendBeacon("/compose/save", formData());
+      }
+    });
+
     /* Attachments ---------------------------------------------------------------------- */
     function showAttachments(items) {
       list.textContent = "";
@@ -268,7 +308,6 @@
 
     /* Send, save, discard: wait for the saves in flight, so the form names the newest
        draft, then submit as a normal form. */
-    var submitting = false;
     form.addEventListener("submit", function (event) {
       if (submitting) { return; }
       event.preventDefault();

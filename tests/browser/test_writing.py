@@ -121,3 +121,19 @@ async def test_a_file_over_the_limit_is_refused_before_it_is_uploaded(
         "big.bin is too big: 20 KB; a message may be at most 9.8 KB in total")
     await expect(page.locator("#attachment-list li")).to_have_count(0)
     await shot(page, "too-big")
+
+
+async def test_choosing_another_from_address_swaps_the_signature(
+        browser: Browser, live: LiveServer, store: Store, page: Page, account: AccountInfo,
+        shot: Shot) -> None:
+    await store.accounts.add_alias("sales@example.com", "ann@example.com")
+    await store.identities.save(account.id, "ann@example.com", signature="Ann")
+    await store.identities.save(account.id, "sales@example.com", display_name="Sales",
+                                signature="<b>The sales team</b>", signature_is_html=True)
+    await page.goto("/compose")
+    signature = page.get_by_role("textbox", name="Message").locator(".signature")
+    await expect(signature).to_have_text("-- Ann")
+    await page.get_by_label("From").select_option("sales@example.com")
+    await expect(signature).to_have_text("-- The sales team")
+    await expect(signature.locator("b")).to_have_count(1)
+    await shot(page, "sales-signature")

@@ -141,7 +141,10 @@ def _choose_identity(original: EmailMessage, identities: list[IdentityInfo]) -> 
 def _page(request: Request, form: ComposeForm, identities: list[IdentityInfo],
           status: int = 200) -> Response:
     max_size: int = request.app.state.max_message_size
+    signatures = {i.address: dict(zip(("text", "html"), _signature(i), strict=True))
+                  for i in identities}
     return render(request, "compose.html", {
+        "signatures": signatures,
         "form": form, "draft": form.draft, "identities": identities,
         "max_size": max_size, "max_size_text": human_size(max_size),
         "attachments": [(i, a) for i, a in enumerate(form.draft.attachments)],
@@ -402,6 +405,12 @@ async def send(request: Request) -> Response:
     store = _store(request)
     account = _account(request)
     message = build(compose.draft)
+    limit: int = request.app.state.max_message_size
+    size = len(to_bytes(message))
+    if size > limit and "attachments" not in compose.errors:
+        compose.errors["attachments"] = (
+            f"The message is too big: {human_size(size)}; a message may be at most "
+            f"{human_size(limit)} in total. Remove an attachment.")
     if not compose.errors:
         compose.errors.update(await store.outbox.check(account.id, message))
     if compose.errors:
