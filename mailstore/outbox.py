@@ -50,6 +50,9 @@ F = Folder.__table__
 M = Message.__table__
 
 SENDING = "$Sending"
+# On a reply held in Drafts: "<folder id> <uid>" of the message it answers, which gets
+# \Answered once the reply has left (RFC 9051 §2.3.2). Removed before sending.
+ANSWERS = "X-Tidings-Answers"
 DRAFT_FLAGS = ("\\Draft", "\\Seen")
 DRAFTS, SENT = "\\Drafts", "\\Sent"
 ORIGIN = "webmail"
@@ -236,6 +239,8 @@ class Outbox:
             log.warning("held message %s not sent: %s may no longer send as %s",
                         held.uid, held.account_id, sender)
             return None
+        answers = str(message.get(ANSWERS, ""))
+        del message[ANSWERS]
         del message["Message-ID"]
         message["Message-ID"] = make_msgid(domain=self.hostname)
         recipients = envelope_recipients(message)
@@ -261,12 +266,24 @@ class Outbox:
         sent = await self.special_folder(held.account_id, SENT)
         appended = await self.messages.append(sent.id, sent_copy, ["\\Seen"])
         await self.messages.delete(held.folder_id, [held.uid])
+        await self._mark_answered(held.account_id, answers)
         try:
             await self.contacts.record_sent(held.account_id, recipients)
         except Exception:  # autocomplete is a nicety; the message has left
             log.exception("could not record the recipients of a sent message")
         return Dispatched(tuple(m.address for m in mailboxes.values()), result.queued,
                           appended.uid)
+
+    async def _mark_answered(self, account_id: int, answers: str) -> None:
+        parts = answers.split()
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            return
+        try:
+            folder = await self.folders.get_by_id(int(parts[0]))
+        except NotFound:
+            return
+        if folder.account_id == account_id:  # only the sender's own mail
+            await self.messages.store_flags(folder.id, [int(parts[1])], ["\\Answered"], "add")
 
     async def recover(self, now: int | None = None) -> list[Held]:
         """After a restart: schedule every held message of every account (due ones now)."""

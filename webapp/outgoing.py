@@ -23,7 +23,7 @@ from html.parser import HTMLParser
 
 import nh3
 
-from mailstore.outbox import parse
+from mailstore.outbox import ANSWERS, parse
 
 TAGS = {"a", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "hr", "i",
         "li", "ol", "p", "pre", "s", "span", "strong", "sub", "sup", "table", "tbody",
@@ -57,6 +57,7 @@ class Draft:
     html: str | None = None  # None: plain text only
     in_reply_to: str = ""
     references: str = ""
+    answers: str = ""  # "<folder id> <uid>" of the message a reply answers
     attachments: list[Attachment] = field(default_factory=list)
 
 
@@ -188,6 +189,8 @@ def build(draft: Draft, *, date: str | None = None) -> EmailMessage:
         message["In-Reply-To"] = draft.in_reply_to
     if draft.references:
         message["References"] = draft.references
+    if draft.answers:
+        message[ANSWERS] = draft.answers
     if draft.html is not None:
         html = clean_html(draft.html)
         message.set_content(html_to_plain(html))
@@ -266,6 +269,7 @@ def read_draft(raw: bytes) -> Draft:
         subject=str(message.get("Subject", "")), text=text, html=html,
         in_reply_to=str(message.get("In-Reply-To", "")),
         references=str(message.get("References", "")),
+        answers=str(message.get(ANSWERS, "")),
         attachments=attachments_of(message))
 
 

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
-from mailstore.flags import DRAFT, SEEN
+from mailstore.flags import ANSWERED, DRAFT, SEEN
 from mailstore.outbox import SENDING, Outbox
 from mailstore.store import Store
 from mailstore.values import AccountInfo
@@ -491,3 +491,21 @@ async def test_another_user_cannot_open_my_draft(
         assert (await login(other, "bob@example.com")).status_code == 303
         page = await other.get(f"/compose/draft/{uid}")
         assert page.status_code == 404 and "private" not in page.text
+
+
+async def test_a_sent_reply_marks_the_original_answered(
+        store: Store, account: AccountInfo, bob: AccountInfo, ann: httpx.AsyncClient,
+        instant: LiveServer) -> None:
+    await _original(store, account, sender="Bob <bob@example.com>")
+    form = await compose_fields(ann, "/compose/reply/INBOX/1")
+    form.update(format="text", text_body="Thanks!\n")
+    draft = (await ann.post("/compose/save", data=form, headers=JS)).json()["draft_uid"]
+    [inbox] = await folder_messages(store, account.id, "INBOX")
+    assert not inbox.flags & ANSWERED  # a saved draft answers nothing yet
+    form["draft_uid"] = str(draft)
+    assert (await ann.post("/compose/send", data=form)).status_code == 303
+    [inbox] = await folder_messages(store, account.id, "INBOX")
+    assert inbox.flags & ANSWERED
+    received = parse(await raw_of(store, bob.id, "INBOX", 1))
+    assert received["X-Tidings-Answers"] is None
+    assert received["In-Reply-To"] == ORIGINAL_ID

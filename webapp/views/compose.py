@@ -33,7 +33,7 @@ from mailstore.identities import IdentityInfo
 from mailstore.names import normalise_folder
 from mailstore.outbox import SendRefused, parse
 from mailstore.store import Store
-from mailstore.values import AccountInfo
+from mailstore.values import AccountInfo, FolderInfo
 from webapp import urls
 from webapp.auth import login_required
 from webapp.outgoing import (
@@ -118,8 +118,8 @@ async def _identities(request: Request) -> list[IdentityInfo]:
     return await _store(request).identities.list(_account(request).id)
 
 
-async def _original(request: Request) -> tuple[str, int, bytes]:
-    """The message a reply or forward is about: (folder name, uid, raw bytes)."""
+async def _original(request: Request) -> tuple[FolderInfo, int, bytes]:
+    """The message a reply or forward is about: (its folder, uid, raw bytes)."""
     store = _store(request)
     try:
         name = normalise_folder(request.path_params["folder"])
@@ -128,7 +128,7 @@ async def _original(request: Request) -> tuple[str, int, bytes]:
     folder = await store.folders.get(_account(request).id, name)
     message = await store.messages.get(folder.id, request.path_params["uid"])
     raw = await asyncio.to_thread(store.messages.read_raw, message.sha256)
-    return folder.name, message.uid, raw
+    return folder, message.uid, raw
 
 
 def _choose_identity(original: EmailMessage, identities: list[IdentityInfo]) -> IdentityInfo:
@@ -179,7 +179,8 @@ async def _reply(request: Request, everyone: bool) -> Response:
         f"<p>{_escape(intro)}</p>{quote_html(html, text)}")
     draft = Draft(sender=identity.formatted, to=to, cc=cc,
                   subject=reply_subject(str(original.get("Subject", ""))),
-                  text=reply_text, html=reply_html, in_reply_to=in_reply_to, references=refs)
+                  text=reply_text, html=reply_html, in_reply_to=in_reply_to, references=refs,
+                  answers=f"{folder.id} {uid}")
     return _page(request, ComposeForm(draft, identity.address), identities)
 
 
@@ -217,7 +218,7 @@ async def forward(request: Request) -> Response:
     draft = Draft(sender=identity.formatted,
                   subject=forward_subject(str(original.get("Subject", ""))),
                   text=body_text, html=body_html)
-    form = ComposeForm(draft, identity.address, source_folder=folder, source_uid=uid,
+    form = ComposeForm(draft, identity.address, source_folder=folder.name, source_uid=uid,
                        source_mode="attach" if attach else "forward",
                        source_attachments=carried)
     return _page(request, form, identities)
@@ -273,7 +274,8 @@ async def _read_form(request: Request) -> tuple[ComposeForm, list[IdentityInfo],
                   bcc=_text(form, "bcc"), subject=_text(form, "subject", 2000).strip(),
                   text=_text(form, "text_body", MAX_BODY), html=html,
                   in_reply_to=_text(form, "in_reply_to", 2000).strip(),
-                  references=_text(form, "references", 20000).strip())
+                  references=_text(form, "references", 20000).strip(),
+                  answers=_text(form, "answers", 40).strip())
     compose = ComposeForm(draft, address, draft_uid=_int(form, "draft_uid"), rich=rich,
                           source_folder=_text(form, "source_folder", 1000),
                           source_uid=_int(form, "source_uid"),
