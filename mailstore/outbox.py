@@ -42,6 +42,7 @@ from mailstore.identities import Identities
 from mailstore.messages import Messages
 from mailstore.models import Folder, Message
 from mailstore.routing import Mailbox, NotLocal, Router
+from mailstore.trace import RecipientVerdict, TraceRecord
 from mailstore.values import FolderInfo
 
 log = logging.getLogger("tidings.outbox")
@@ -246,23 +247,35 @@ class Outbox:
         recipients = envelope_recipients(message)
         mailboxes: dict[tuple[int, str], Mailbox] = {}
         external: dict[str, None] = {}
+        verdicts: list[RecipientVerdict] = []
         for _name, addr in recipients:
             try:
                 route = await self.router.resolve(addr, sender)
             except NotLocal:
                 external[addr] = None
+                verdicts.append(RecipientVerdict(addr, "accepted", "",
+                                                 f"outbound queue for {addr}"))
                 continue
             except StoreError as exc:
                 log.warning("held message %s: recipient %s skipped: %s", held.uid, addr, exc)
+                verdicts.append(RecipientVerdict(addr, "rejected", str(exc)))
                 continue
             for mailbox in route.local:
                 mailboxes.setdefault((mailbox.account_id, mailbox.folder), mailbox)
             external.update(dict.fromkeys(route.external))
+            verdicts.append(RecipientVerdict(addr, "accepted", "", ", ".join(
+                [f"{m.address}/{m.folder}" for m in route.local]
+                + [f"outbound queue for {a}" for a in route.external])))
         sent_copy = message.as_bytes(policy=policy.SMTP)
         del message["Bcc"]  # RFC 5322 §3.6.3: Bcc recipients are not shown to the others
         outgoing = message.as_bytes(policy=policy.SMTP)
+        trace = TraceRecord(at=int(time.time()), listener=ORIGIN, client_ip="",
+                            verdict="accepted", auth_user=sender, mail_from=sender,
+                            size=len(outgoing), message_id=str(message["Message-ID"]),
+                            recipients=verdicts)
         result = await self.delivery.deliver(Delivery(
-            outgoing, sender, tuple(mailboxes.values()), tuple(external), origin=ORIGIN))
+            outgoing, sender, tuple(mailboxes.values()), tuple(external), origin=ORIGIN,
+            trace=trace))
         sent = await self.special_folder(held.account_id, SENT)
         appended = await self.messages.append(sent.id, sent_copy, ["\\Seen"])
         await self.messages.delete(held.folder_id, [held.uid])

@@ -321,6 +321,11 @@ async def test_a_remote_recipient_lands_in_the_outbound_queue_with_origin_webmai
     assert [r.address for r in entry.recipients] == ["someone@example.net"]
     queued = parse((await store.outbound.get(entry.id)).message)
     assert queued["Subject"] == "Out"
+    [trace] = await store.traces.find(sender="ann@example.com")
+    assert (trace.listener, trace.verdict, trace.message_id) == (
+        "webmail", "accepted", queued["Message-ID"])
+    assert [(r.address, r.destination) for r in trace.recipients] == [
+        ("someone@example.net", "outbound queue for someone@example.net")]
 
 
 async def test_a_from_address_the_user_may_not_use_is_refused(
