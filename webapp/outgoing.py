@@ -162,14 +162,38 @@ def address_problem(value: str) -> str | None:
         local, at, domain = addr.rpartition("@")
         if not at or not local or "." not in domain or " " in addr:
             return f"{addr or name!r} is not an email address"
+        if not local.isascii():
+            return (f"{addr!r} has characters outside ASCII before the @; ask for a plain "
+                    "address")
+        try:
+            domain.encode("idna")
+        except UnicodeError:
+            return f"{addr!r} has a domain name that is not valid"
     return None
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def one_line(value: str) -> str:
+    """A header value as one line: a pasted line break or control character becomes a
+    space (a header must not be able to start another header)."""
+    return _CONTROL.sub(" ", value).strip()
+
+
 def _header_addresses(value: str) -> list[Address]:
+    """The addresses of a field; ones that cannot be written (no "@", say) are left out:
+    Send refuses them with a message first (``address_problem``), a draft just drops them."""
     out = []
-    for name, addr in addresses(value):
-        local, _, domain = addr.rpartition("@")
-        out.append(Address(display_name=name, username=local, domain=domain))
+    for name, addr in addresses(one_line(value)):
+        local, at, domain = addr.rpartition("@")
+        if not at or not local or not domain or not local.isascii():
+            continue
+        try:
+            domain = domain.encode("idna").decode("ascii")  # RFC 5891: IDNs as A-labels
+            out.append(Address(display_name=name, username=local, domain=domain))
+        except (ValueError, IndexError):
+            continue
     return out
 
 
@@ -177,20 +201,19 @@ def build(draft: Draft, *, date: str | None = None) -> EmailMessage:
     """The message as it is stored in Drafts or sent (without Message-ID: see Outbox)."""
     message = EmailMessage(policy=policy.default)
     message["Date"] = date or formatdate(localtime=True)
-    if draft.sender:
-        message["From"] = _header_addresses(draft.sender)
+    senders = _header_addresses(draft.sender)
+    if senders:
+        message["From"] = senders[:1]
     for header, value in (("To", draft.to), ("Cc", draft.cc), ("Bcc", draft.bcc)):
         found = _header_addresses(value)
         if found:
             message[header] = found
-    message["Subject"] = draft.subject
+    message["Subject"] = one_line(draft.subject)
     # RFC 5322 §3.6.4: a reply names its parent and the chain of messages before it.
-    if draft.in_reply_to:
-        message["In-Reply-To"] = draft.in_reply_to
-    if draft.references:
-        message["References"] = draft.references
-    if draft.answers:
-        message[ANSWERS] = draft.answers
+    for header, value in (("In-Reply-To", draft.in_reply_to),
+                          ("References", draft.references), (ANSWERS, draft.answers)):
+        if one_line(value):
+            message[header] = one_line(value)
     if draft.html is not None:
         html = clean_html(draft.html)
         message.set_content(html_to_plain(html))

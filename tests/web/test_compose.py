@@ -514,3 +514,16 @@ async def test_a_sent_reply_marks_the_original_answered(
     received = parse(await raw_of(store, bob.id, "INBOX", 1))
     assert received["X-Tidings-Answers"] is None
     assert received["In-Reply-To"] == ORIGINAL_ID
+
+
+async def test_line_breaks_in_header_fields_cannot_add_headers_or_recipients(
+        store: Store, account: AccountInfo, bob: AccountInfo, ann: httpx.AsyncClient,
+        instant: LiveServer) -> None:
+    form = await compose_fields(ann)
+    form.update(to="bob@example.com", subject="Hi\r\nBcc: evil@example.net",
+                in_reply_to="<a@b>\r\nX-Evil: 1", format="text", text_body="x")
+    assert (await ann.post("/compose/send", data=form)).status_code == 303
+    received = parse(await raw_of(store, bob.id, "INBOX", 1))
+    assert received["Subject"] == "Hi Bcc: evil@example.net"
+    assert received["X-Evil"] is None
+    assert await store.outbound.count() == 0  # nobody else got it
