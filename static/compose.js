@@ -309,8 +309,8 @@
     /* Send, save, discard: wait for the saves in flight, so the form names the newest
        draft, then submit as a normal form. */
     form.addEventListener("submit", function (event) {
-      if (submitting) { return; }
       event.preventDefault();
+      if (submitting) { return; }  // a second click while the first one is on its way
       var button = event.submitter;
       if (button && button.name === "remove") {
         save({remove: button.value});

@@ -527,3 +527,16 @@ async def test_line_breaks_in_header_fields_cannot_add_headers_or_recipients(
     assert received["Subject"] == "Hi Bcc: evil@example.net"
     assert received["X-Evil"] is None
     assert await store.outbound.count() == 0  # nobody else got it
+
+
+async def test_sending_the_same_draft_twice_does_not_send_it_twice(
+        store: Store, account: AccountInfo, bob: AccountInfo, ann: httpx.AsyncClient,
+        instant: LiveServer) -> None:
+    form = await compose_fields(ann)
+    form.update(to="bob@example.com", subject="Once", format="text", text_body="x")
+    form["draft_uid"] = str((await ann.post("/compose/save", data=form,
+                                            headers=JS)).json()["draft_uid"])
+    assert (await ann.post("/compose/send", data=form)).status_code == 303
+    again = await ann.post("/compose/send", data=form)
+    assert again.status_code == 409 and "already sent" in again.text
+    assert [m.subject for m in await folder_messages(store, bob.id, "INBOX")] == ["Once"]

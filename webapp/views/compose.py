@@ -81,6 +81,7 @@ class ComposeForm:
     source_mode: str = ""  # "forward" (its attachments) or "attach" (itself)
     source_attachments: list[Attachment] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    draft_gone: bool = False  # the form named a draft that was sent or deleted since
 
 
 def _store(request: Request) -> Store:
@@ -297,6 +298,7 @@ async def _gather_attachments(request: Request, compose: ComposeForm,
             raw = await store.outbox.read_draft(account.id, compose.draft_uid)
         except NotFound:
             compose.draft_uid = None  # sent or deleted meanwhile: this form makes a new one
+            compose.draft_gone = True
         else:
             kept = attachments_of(parse(raw))
     if compose.source_uid is not None and compose.source_folder:
@@ -402,6 +404,12 @@ async def send(request: Request) -> Response:
     if _too_big(request):
         return await _refuse_too_big(request)
     compose, identities, files = await _read_form(request)
+    if compose.draft_gone:
+        # Most likely Send was clicked twice: the first click sent this draft already.
+        compose.errors["form"] = ("This message was already sent (or its draft deleted) "
+                                  "from another click or window. Look in Sent before "
+                                  "sending it again.")
+        return _page(request, compose, identities, 409)
     await _add_uploads(request, compose, files)
     _check_fields(compose)
     store = _store(request)
