@@ -261,6 +261,12 @@ async def test_an_attachment_that_is_too_big_is_refused_with_a_clear_error(
     assert page.status_code == 413
     assert 'id="attachments-error"' in page.text and "huge.bin is too big" in page.text
     assert await store.outbound.count() == 0
+    # Far over the limit, the request is refused before its body is read.
+    early = await ann.post("/compose/save", headers={**JS, "X-CSRF-Token": form["csrf_token"]},
+                           files=[("files", ("dvd.iso", b"x" * 3_000_000, "x/y"))])
+    assert early.status_code == 413
+    assert early.json()["errors"]["attachments"] == (
+        "The upload is too big: a message may be at most 20 KB in total")
 
 
 async def test_several_uploads_are_kept_with_the_draft_and_can_be_removed(

@@ -23,6 +23,7 @@ import asyncio
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
+from html import escape
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -62,6 +63,7 @@ from webapp.quoting import (
     reply_subject,
 )
 from webapp.templating import human_size, render
+from webapp.views.errors import error_page
 
 MAX_FIELD = 100_000
 MAX_BODY = 1_000_000
@@ -177,18 +179,12 @@ async def _reply(request: Request, everyone: bool) -> Response:
     intro = attribution(original)
     reply_text, reply_html = _with_signature(
         identity, f"\n{intro}\n{quote_text(text)}\n",
-        f"<p>{_escape(intro)}</p>{quote_html(html, text)}")
+        f"<p>{escape(intro)}</p>{quote_html(html, text)}")
     draft = Draft(sender=identity.formatted, to=to, cc=cc,
                   subject=reply_subject(str(original.get("Subject", ""))),
                   text=reply_text, html=reply_html, in_reply_to=in_reply_to, references=refs,
                   answers=f"{folder.id} {uid}")
     return _page(request, ComposeForm(draft, identity.address), identities)
-
-
-def _escape(text: str) -> str:
-    from html import escape
-
-    return escape(text)
 
 
 @login_required
@@ -378,8 +374,6 @@ async def _refuse_too_big(request: Request) -> Response:
     message = f"The upload is too big: a message may be at most {human_size(limit)} in total"
     if _wants_json(request):
         return JSONResponse({"errors": {"attachments": message}}, status_code=413)
-    from webapp.views.errors import error_page
-
     return error_page(request, 413, message)
 
 
