@@ -140,7 +140,7 @@ async def test_reply_all_keeps_the_others_and_leaves_out_the_users_own_addresses
         store: Store, account: AccountInfo, ann: httpx.AsyncClient) -> None:
     await store.accounts.add_alias("sales@example.com", "ann@example.com")
     await _original(store, account, to="Ann <ann@example.com>, Carol <carol@example.net>",
-                    cc="sales@example.com, dave@example.net")
+                    cc="sales@example.com, dave@example.net, ann+lists@example.com")
     form = await compose_fields(ann, "/compose/reply-all/INBOX/1")
     assert form["to"] == "Bob Example <bob@example.org>, Carol <carol@example.net>"
     assert form["cc"] == "dave@example.net"

@@ -134,6 +134,20 @@ async def _original(request: Request) -> tuple[FolderInfo, int, bytes]:
     return folder, message.uid, raw
 
 
+async def _own_addresses(request: Request, original: EmailMessage,
+                         identities: list[IdentityInfo]) -> set[str]:
+    """The user's addresses among the original's people: identities, and any other
+    address that delivers to this account (a plus-address, a catch-all)."""
+    own = {i.address for i in identities} | {_account(request).address}
+    values = [str(v) for h in ("From", "Reply-To", "To", "Cc") for v in original.get_all(h, [])]
+    for _name, addr in getaddresses(values):
+        addr = addr.lower()
+        if addr and addr not in own and await _store(request).identities.may_send_as(
+                _account(request).id, addr):
+            own.add(addr)
+    return own
+
+
 def _choose_identity(original: EmailMessage, identities: list[IdentityInfo]) -> IdentityInfo:
     """Answer from the address the mail was sent to, else from the default."""
     values = [str(v) for h in ("To", "Cc", "Delivered-To") for v in original.get_all(h, [])]
@@ -172,7 +186,7 @@ async def _reply(request: Request, everyone: bool) -> Response:
     original = parse(raw)
     identities = await _identities(request)
     identity = _choose_identity(original, identities)
-    own = {i.address for i in identities} | {_account(request).address}
+    own = await _own_addresses(request, original, identities)
     to, cc = reply_recipients(original, own, everyone)
     in_reply_to, refs = references(original)
     text, html = body_of(original)
