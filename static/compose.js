@@ -325,6 +325,14 @@
       });
     });
 
+    /* Ctrl+Enter (Cmd+Enter on a Mac) sends, as in other mail programs. */
+    form.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        form.requestSubmit($("button.send", form));
+      }
+    });
+
     /* Address autocomplete ------------------------------------------------------------- */
     form.querySelectorAll("input[data-addresses]").forEach(function (input) {
       autocomplete(input, $("#" + input.getAttribute("aria-controls")), form.dataset.suggest);
