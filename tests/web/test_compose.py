@@ -546,3 +546,10 @@ async def test_sending_the_same_draft_twice_does_not_send_it_twice(
     again = await ann.post("/compose/send", data=form)
     assert again.status_code == 409 and "already sent" in again.text
     assert [m.subject for m in await folder_messages(store, bob.id, "INBOX")] == ["Once"]
+
+
+async def test_uids_out_of_range_are_not_found(account: AccountInfo,
+                                               ann: httpx.AsyncClient) -> None:
+    for url in ("/compose/reply/INBOX/99999999999", "/compose/draft/99999999999",
+                "/compose/sending/99999999999"):
+        assert (await ann.get(url)).status_code == 404, url

@@ -94,6 +94,14 @@ def _account(request: Request) -> AccountInfo:
     return request.state.account
 
 
+def _uid(request: Request) -> int:
+    """The UID in the path; RFC 9051 §2.3.1.1: a 32-bit number (more would overflow)."""
+    uid: int = request.path_params["uid"]
+    if not 0 < uid < 2**32:
+        raise NotFound(f"message {uid} does not exist")
+    return uid
+
+
 def _wants_json(request: Request) -> bool:
     return request.headers.get("x-requested-with") == FROM_JS
 
@@ -129,7 +137,7 @@ async def _original(request: Request) -> tuple[FolderInfo, int, bytes]:
     except InvalidName as exc:
         raise NotFound(f"folder {request.path_params['folder']} does not exist") from exc
     folder = await store.folders.get(_account(request).id, name)
-    message = await store.messages.get(folder.id, request.path_params["uid"])
+    message = await store.messages.get(folder.id, _uid(request))
     raw = await asyncio.to_thread(store.messages.read_raw, message.sha256)
     return folder, message.uid, raw
 
@@ -243,7 +251,7 @@ def _eml_name(original: EmailMessage) -> str:
 
 @login_required
 async def edit_draft(request: Request) -> Response:
-    uid: int = request.path_params["uid"]
+    uid = _uid(request)
     account = _account(request)
     store = _store(request)
     raw = await store.outbox.read_draft(account.id, uid)
@@ -452,7 +460,7 @@ async def send(request: Request) -> Response:
 @login_required
 async def sending(request: Request) -> Response:
     """After Send: "Sending… Undo" while the message is held, "Sent" once it left."""
-    uid: int = request.path_params["uid"]
+    uid = _uid(request)
     held = await _store(request).outbox.is_held(_account(request).id, uid)
     return render(request, "compose_sent.html", {
         "uid": uid, "held": held, "seconds": request.app.state.undo_seconds})
@@ -460,7 +468,7 @@ async def sending(request: Request) -> Response:
 
 @login_required
 async def undo(request: Request) -> Response:
-    uid: int = request.path_params["uid"]
+    uid = _uid(request)
     if await _store(request).outbox.undo(_account(request).id, uid):
         return RedirectResponse(urls.compose_draft(uid), status_code=303)
     return render(request, "compose_sent.html", {
