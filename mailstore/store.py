@@ -8,14 +8,17 @@ from pathlib import Path
 from mailstore.accounts import Accounts
 from mailstore.blobs import BlobStore
 from mailstore.collectors import KEY_FILE, Collectors
+from mailstore.contacts import Contacts
 from mailstore.database import Database
 from mailstore.delivery import LocalDelivery
 from mailstore.dkimkeys import DkimKeys
 from mailstore.events import FolderEvents
 from mailstore.folders import Folders
+from mailstore.identities import Identities
 from mailstore.lists import Lists
 from mailstore.messages import Messages
 from mailstore.outbound import OutboundQueue
+from mailstore.outbox import Outbox
 from mailstore.preferences import PreferenceStore
 from mailstore.routing import Router
 from mailstore.search import Search
@@ -48,6 +51,11 @@ class Store:
         # Webmail display settings per account.
         self.preferences = PreferenceStore(self.db)
         self.trusted_senders = TrustedSenders(self.db)
+        self.identities = Identities(self.db, self.router)  # addresses to send as, signatures
+        self.contacts = Contacts(self.db)  # address book and people written to
+        # Webmail drafts and sending (with the undo window).
+        self.outbox = Outbox(self.db, self.folders, self.messages, self.router,
+                             self.delivery, self.identities, self.contacts)
         # ISP mailboxes; their passwords' key file sits in the data folder, beside blobs/.
         self.collectors = Collectors(self.db, blob_root.parent / KEY_FILE)
         # Failed logins per client address, for every front door (tidings.toml [logins]).
@@ -57,4 +65,6 @@ class Store:
         await self.messages.collect_garbage(content_ids)
 
     async def close(self) -> None:
+        self.outbox.close()
+        await self.outbox.idle()
         await self.db.close()

@@ -84,7 +84,12 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
         raise
     from webapp.app import close_streams, create_app
 
-    app = create_app(runtime.store, cfg.secret_key, messages_per_page=cfg.messages_per_page)
+    smtp_limits = cfg.smtp or SmtpSettings(cfg.hostname)
+    app = create_app(runtime.store, cfg.secret_key, messages_per_page=cfg.messages_per_page,
+                     max_message_size=smtp_limits.max_message_size)
+    # Webmail messages whose undo window was running when the server stopped go out now.
+    runtime.store.outbox.hostname = cfg.hostname
+    await runtime.store.outbox.recover()
     servers: list[uvicorn.Server] = []
     if "web" in sockets:
         web = uvicorn.Server(uvicorn.Config(

@@ -23,6 +23,8 @@ from webapp.security import SecurityHeadersMiddleware
 from webapp.templating import STATIC_DIR, make_templates
 from webapp.views import (
     actions,
+    compose,
+    contacts,
     errors,
     events,
     folders,
@@ -31,6 +33,7 @@ from webapp.views import (
     originals,
     search,
     senders,
+    settings,
 )
 
 
@@ -59,6 +62,24 @@ def routes() -> list[BaseRoute]:
         _route("/folders", folders.manage),
         _route("/folders/{kind}", folders.change, ["POST"]),
         _route("/events", events.events),
+        _route("/compose", compose.new),
+        _route("/compose/reply/{folder:path}/{uid:int}", compose.reply),
+        _route("/compose/reply-all/{folder:path}/{uid:int}", compose.reply_all),
+        _route("/compose/forward/{folder:path}/{uid:int}", compose.forward),
+        _route("/compose/draft/{uid:int}", compose.edit_draft),
+        _route("/compose/save", compose.save, ["POST"]),
+        _route("/compose/send", compose.send, ["POST"]),
+        _route("/compose/discard", compose.discard, ["POST"]),
+        _route("/compose/sending/{uid:int}", compose.sending),
+        _route("/compose/undo/{uid:int}", compose.undo, ["POST"]),
+        _route("/contacts/suggest", contacts.suggest),
+        _route("/settings", settings.show),
+        _route("/settings/password", settings.password, ["POST"]),
+        _route("/settings/display", settings.display, ["POST"]),
+        _route("/settings/identities", settings.save_identity, ["POST"]),
+        _route("/settings/identities/{identity_id:int}", settings.save_identity, ["POST"]),
+        _route("/settings/identities/{identity_id:int}/delete", settings.remove_identity,
+               ["POST"]),
         Route("/static/htmx.min.js", htmx_endpoint(htmx_path())),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
@@ -70,12 +91,16 @@ def create_app(
     *,
     messages_per_page: int = 50,
     secure_cookies: bool = False,
+    max_message_size: int = 25 * 1024 * 1024,
+    undo_seconds: float = 10,
 ) -> Starlette:
     """The webmail as an ASGI app over ``store``.
 
     ``secret_key`` signs the session and CSRF cookies; keep it stable across restarts or
     everyone is signed out. ``secure_cookies`` marks the cookies Secure (and __Host-), for
-    deployments behind HTTPS.
+    deployments behind HTTPS. ``max_message_size`` is the largest message the webmail
+    lets a user send (pass the SMTP limit, so what we send is what we would accept);
+    ``undo_seconds`` is how long a sent message can still be taken back.
     """
     if len(secret_key) < 16:
         raise ValueError("secret_key must be at least 16 characters; generate one with "
@@ -98,6 +123,8 @@ def create_app(
     app.state.messages_per_page = messages_per_page
     # Open /events streams; close_streams(app) ends them before the server stops.
     app.state.live_streams = events.LiveStreams()
+    app.state.max_message_size = max_message_size
+    app.state.undo_seconds = undo_seconds
     return app
 
 

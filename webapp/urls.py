@@ -117,3 +117,36 @@ def zip_all(name: str, uid: int) -> str:
 
 def trusted_senders() -> str:
     return "/trusted-senders"
+
+
+def compose(to: str | None = None) -> str:
+    return f"/compose?{urlencode({'to': to})}" if to else "/compose"
+
+
+def reply(name: str, uid: int) -> str:
+    return f"/compose/reply/{_folder(name)}/{uid}"
+
+
+def reply_all(name: str, uid: int) -> str:
+    return f"/compose/reply-all/{_folder(name)}/{uid}"
+
+
+def forward(name: str, uid: int, attach: bool = False) -> str:
+    url = f"/compose/forward/{_folder(name)}/{uid}"
+    return f"{url}?attach=1" if attach else url
+
+
+def compose_draft(uid: int) -> str:
+    return f"/compose/draft/{uid}"
+
+
+def compose_sending(uid: int) -> str:
+    return f"/compose/sending/{uid}"
+
+
+def compose_undo(uid: int) -> str:
+    return f"/compose/undo/{uid}"
+
+
+def settings(section: str | None = None) -> str:
+    return f"/settings#{section}" if section else "/settings"
