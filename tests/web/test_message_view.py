@@ -120,3 +120,17 @@ async def test_htmx_requests_get_the_whole_page_to_pick_the_message_pane_from(
     page = await ann.get("/message/INBOX/1", headers={"HX-Request": "true"})
     assert '<main id="message-pane" class="message open" aria-label="Reading pane">' in page.text
     assert '<nav id="folders"' in page.text and '<ol id="rows"' in page.text
+
+
+async def test_a_message_offers_reply_reply_all_and_forward_and_a_draft_offers_editing(
+        store: Store, account: AccountInfo, ann: httpx.AsyncClient) -> None:
+    await deliver(store, await inbox_id(store, account), [make_message("Plans")])
+    drafts = await store.folders.get(account.id, "Drafts")
+    await deliver(store, drafts.id, [make_message("Unfinished")])
+    page = (await ann.get("/message/INBOX/1")).text
+    for link in ("/compose/reply/INBOX/1", "/compose/reply-all/INBOX/1",
+                 "/compose/forward/INBOX/1", "/compose/forward/INBOX/1?attach=1"):
+        assert f'href="{link}"' in page
+    assert "/compose/draft/" not in page
+    draft_page = (await ann.get("/message/Drafts/1")).text
+    assert 'href="/compose/draft/1"' in draft_page
