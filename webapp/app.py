@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
 from mailstore.store import Store
@@ -80,8 +81,12 @@ def routes() -> list[BaseRoute]:
         _route("/settings/identities/{identity_id:int}", settings.save_identity, ["POST"]),
         _route("/settings/identities/{identity_id:int}/delete", settings.remove_identity,
                ["POST"]),
-        Route("/static/htmx.min.js", htmx_endpoint(htmx_path())),
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        # Only our own static files are compressed: HTML pages carry the CSRF token next to
+        # text an attacker can reflect, and compressing them would open them to BREACH.
+        Mount("/static", app=GZipMiddleware(Router([
+            Route("/htmx.min.js", htmx_endpoint(htmx_path())),
+            Mount("/", StaticFiles(directory=STATIC_DIR)),
+        ]), minimum_size=512), name="static"),
     ]
 
 
