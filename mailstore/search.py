@@ -10,11 +10,16 @@ Implementation notes (see shared/search-bench.md for the measurements behind the
   timeout and are always scoped to one folder or one account's folders.
 - A criterion tree (``And``/``Or``/``Not`` of leaves) compiles to one SQL WHERE clause over
   ``messages`` joined to ``contents``; flags, dates, sizes and UIDs combine freely with text.
+- Results come back as one aggregated value (``group_concat`` on SQLite, ``array_agg`` on
+  PostgreSQL), not one row per hit: a common word hits most of a 100k mailbox, and building
+  a result row per hit cost more than the search (SQLite, 96k hits: 160 ms as rows, 45 ms
+  as one string). The UIDs are sorted here, so SQLite needs no sort step either.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -32,6 +37,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy import func as sqlfunc
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailstore import flags as F_
 from mailstore.database import Database
@@ -270,11 +276,24 @@ class Search:
 
     async def folder(self, folder_id: int, criterion: Criterion) -> list[int]:
         """UIDs of the folder's messages that match, ascending."""
-        query = self._from(select(M.c.uid), criterion).where(
+        query = self._from(select(self._collect(M.c.uid)), criterion).where(
             self._scope(M.c.folder_id == folder_id, criterion),
             self.compiler.compile(criterion),
-        ).order_by(M.c.uid)
-        return [row.uid for row in await self._run(query)]
+        )
+        return sorted(self._numbers(await self._scalar(query)))
+
+    def _collect(self, column: ColumnElement[int]) -> ColumnElement[object]:
+        """All values of ``column`` in one result: a string on SQLite, an array otherwise."""
+        if self.db.is_sqlite:
+            return sqlfunc.group_concat(column)
+        return sqlfunc.array_agg(column)
+
+    def _numbers(self, value: object) -> list[int]:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return list(map(int, value.split(",")))
+        return list(value)
 
     def _from(self, query: Select, criterion: Criterion) -> Select:
         if needs_contents(criterion, self.db.is_sqlite):
@@ -296,14 +315,23 @@ class Search:
         scope = select(F.c.id).where(F.c.account_id == account_id)
         if folder_ids is not None:
             scope = scope.where(F.c.id.in_(list(folder_ids)))
-        query = self._from(select(M.c.folder_id, M.c.uid), criterion).where(
+        query = self._from(select(M.c.folder_id, self._collect(M.c.uid).label("uids")),
+                           criterion).where(
             M.c.folder_id.in_(scope), self.compiler.compile(criterion),
-        ).order_by(M.c.folder_id, M.c.uid)
-        return [Hit(row.folder_id, row.uid) for row in await self._run(query)]
+        ).group_by(M.c.folder_id)
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [Hit(row.folder_id, uid) for row in sorted(rows, key=lambda r: r.folder_id)
+                for uid in sorted(self._numbers(row.uids))]
 
-    async def _run(self, query: object) -> list:
+    async def _scalar(self, query: Select) -> object:
+        async with self._read() as conn:
+            return (await conn.execute(query)).scalar()
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
         async with self.db.read() as conn:
             if not self.db.is_sqlite:
                 await conn.execute(text(f"SET LOCAL statement_timeout = {int(self.timeout_ms)}"))
-            return (await conn.execute(query)).all()
+            yield conn
 
