@@ -150,6 +150,42 @@ def _day_start(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
+def _fts_leaf(node: Criterion) -> bool:
+    return isinstance(node, Text) and len(node.needle) >= 3
+
+
+def _fts_query(field: str, needle: str) -> str:
+    return " OR ".join(fts_phrase(col, needle) for col in TEXT_FIELDS[field])
+
+
+def _fts_match(query: str) -> ColumnElement[bool]:
+    # An anonymous bind parameter: two text criteria in one query (OR, AND) must not share
+    # one named parameter, or both would match the last needle.
+    return M.c.content_id.in_(
+        select(text("rowid")).select_from(text("contents_fts"))
+        .where(literal_column("contents_fts").op("MATCH")(literal(query)))
+    )
+
+
+# Any character outside ASCII (GLOB sets compare code points).
+NON_ASCII_GLOB = "*[^\x01-\x7f]*"
+
+
+def _short_contains(column: ColumnElement[str], needle: str) -> ColumnElement[bool]:
+    """SQLite, needles under 3 characters: a scan, but in C wherever that is exact.
+
+    For ASCII text, SQLite's LIKE folds case exactly as ``str.lower`` does, and a LIKE
+    match is always a real match; only rows holding non-ASCII characters (where lower()
+    may map e.g. the Kelvin sign to "k") still need the Python test.
+    """
+    low = needle.lower()
+    exact = sqlfunc.tidings_contains(column, needle) == 1
+    if not low.isascii():
+        return exact
+    return or_(column.like(like_pattern(low), escape="\\"),
+               and_(column.op("GLOB")(literal(NON_ASCII_GLOB)), exact))
+
+
 class Compiler:
     """Turns a criterion tree into a SQL condition for one dialect."""
 
@@ -160,7 +196,7 @@ class Compiler:
         """The condition for ``node``; see ``needs_contents`` and ``uses_fts``."""
         match node:
             case And(items):
-                return and_(true(), *(self.compile(i) for i in items))
+                return self._and(items)
             case Or(left, right):
                 return or_(self.compile(left), self.compile(right))
             case Not(item):
@@ -181,6 +217,17 @@ class Compiler:
                 return M.c.modseq >= modseq
         raise TypeError(f"not a search criterion: {node!r}")
 
+    def _and(self, items: tuple[Criterion, ...]) -> ColumnElement[bool]:
+        # SQLite: text criteria that FTS5 can answer become one MATCH (``a AND b``), so FTS5
+        # intersects its own doclists instead of SQLite intersecting two rowid lists.
+        fts = [i for i in items if self.sqlite and _fts_leaf(i)] if len(items) > 1 else []
+        rest = [self.compile(i) for i in items if i not in fts] if len(fts) > 1 else \
+            [self.compile(i) for i in items]
+        if len(fts) > 1:
+            rest.insert(0, _fts_match(" AND ".join(
+                f"({_fts_query(i.field, i.needle)})" for i in fts)))
+        return and_(true(), *rest)
+
     def _text(self, field: str, needle: str) -> ColumnElement[bool]:
         # Substring tests are on ``contents`` text, except FTS5 MATCH, which is on rowids.
         columns = TEXT_FIELDS[field]
@@ -188,14 +235,8 @@ class Compiler:
             return true()
         if self.sqlite:
             if len(needle) >= 3:
-                query = " OR ".join(fts_phrase(col, needle) for col in columns)
-                # An anonymous bind parameter: two text criteria in one query (OR, AND)
-                # must not share one named parameter, or both would match the last needle.
-                return M.c.content_id.in_(
-                    select(text("rowid")).select_from(text("contents_fts"))
-                    .where(literal_column("contents_fts").op("MATCH")(literal(query)))
-                )
-            return or_(*(sqlfunc.tidings_contains(C.c[col], needle) == 1 for col in columns))
+                return _fts_match(_fts_query(field, needle))
+            return or_(*(_short_contains(C.c[col], needle) for col in columns))
         pattern = like_pattern(needle)
         return or_(*(C.c[col].ilike(pattern, escape="\\") for col in columns))
 
