@@ -167,25 +167,6 @@ def _fts_match(query: str) -> ColumnElement[bool]:
     )
 
 
-# Any character outside ASCII (GLOB sets compare code points).
-NON_ASCII_GLOB = "*[^\x01-\x7f]*"
-
-
-def _short_contains(column: ColumnElement[str], needle: str) -> ColumnElement[bool]:
-    """SQLite, needles under 3 characters: a scan, but in C wherever that is exact.
-
-    For ASCII text, SQLite's LIKE folds case exactly as ``str.lower`` does, and a LIKE
-    match is always a real match; only rows holding non-ASCII characters (where lower()
-    may map e.g. the Kelvin sign to "k") still need the Python test.
-    """
-    low = needle.lower()
-    exact = sqlfunc.tidings_contains(column, needle) == 1
-    if not low.isascii():
-        return exact
-    return or_(column.like(like_pattern(low), escape="\\"),
-               and_(column.op("GLOB")(literal(NON_ASCII_GLOB)), exact))
-
-
 class Compiler:
     """Turns a criterion tree into a SQL condition for one dialect."""
 
@@ -236,7 +217,7 @@ class Compiler:
         if self.sqlite:
             if len(needle) >= 3:
                 return _fts_match(_fts_query(field, needle))
-            return or_(*(_short_contains(C.c[col], needle) for col in columns))
+            return or_(*(sqlfunc.tidings_contains(C.c[col], needle) == 1 for col in columns))
         pattern = like_pattern(needle)
         return or_(*(C.c[col].ilike(pattern, escape="\\") for col in columns))
 
