@@ -90,6 +90,27 @@ async def test_search_handles_short_and_special_needles(loaded, needle: str) -> 
             brute_force(texts, field, needle), f"{field} {needle!r}"
 
 
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize("needle", ["the", "nterrup", "@gmail", "device tree", "xylophone",
+                                    "v3", "e"])
+async def test_webmail_page_and_count_match_brute_force_newest_first(
+        loaded, needle: str) -> None:
+    # Every message of the fixture has the same internal date, so newest first is by UID.
+    store, folder, texts = loaded
+    for field in ("body", "from", "text"):
+        expected = brute_force(texts, field, needle)[::-1]
+        criterion = S.Text(field, needle)
+        assert await store.search.count(folder, criterion) == len(expected)
+        assert await store.search.page(folder, criterion, limit=1000) == expected
+        assert await store.search.page(folder, criterion, limit=20, offset=10) == \
+            expected[10:30], f"{field} {needle!r}"
+    both = S.And((S.Text("body", needle), S.Text("from", "@"), S.Flag("\\Seen", False)))
+    expected = sorted(set(brute_force(texts, "body", needle))
+                      & set(brute_force(texts, "from", "@")), reverse=True)
+    assert await store.search.page(folder, both, limit=1000) == expected
+    assert await store.search.count(folder, both) == len(expected)
+
+
 async def test_search_folds_non_ascii_case(store: Store, account) -> None:
     folder = (await store.folders.get(account.id, "INBOX")).id
     await store.messages.append(folder, "From: Jörg Müller <jm@example.com>\r\n"
