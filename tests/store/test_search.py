@@ -90,6 +90,27 @@ async def test_search_handles_short_and_special_needles(loaded, needle: str) -> 
             brute_force(texts, field, needle), f"{field} {needle!r}"
 
 
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize("needle", ["the", "nterrup", "@gmail", "device tree", "xylophone",
+                                    "v3", "e"])
+async def test_webmail_page_and_count_match_brute_force_newest_first(
+        loaded, needle: str) -> None:
+    # Every message of the fixture has the same internal date, so newest first is by UID.
+    store, folder, texts = loaded
+    for field in ("body", "from", "text"):
+        expected = brute_force(texts, field, needle)[::-1]
+        criterion = S.Text(field, needle)
+        assert await store.search.count(folder, criterion) == len(expected)
+        assert await store.search.page(folder, criterion, limit=1000) == expected
+        assert await store.search.page(folder, criterion, limit=20, offset=10) == \
+            expected[10:30], f"{field} {needle!r}"
+    both = S.And((S.Text("body", needle), S.Text("from", "@"), S.Flag("\\Seen", False)))
+    expected = sorted(set(brute_force(texts, "body", needle))
+                      & set(brute_force(texts, "from", "@")), reverse=True)
+    assert await store.search.page(folder, both, limit=1000) == expected
+    assert await store.search.count(folder, both) == len(expected)
+
+
 async def test_search_folds_non_ascii_case(store: Store, account) -> None:
     folder = (await store.folders.get(account.id, "INBOX")).id
     await store.messages.append(folder, "From: Jörg Müller <jm@example.com>\r\n"
@@ -149,3 +170,33 @@ async def test_two_text_criteria_in_one_query_each_keep_their_needle(
     both = S.And((S.Text("from", "carol"), S.Text("from", "dave")))
     assert await store.search.folder(folder, either) == [1, 2]
     assert await store.search.folder(folder, both) == []
+
+
+async def test_short_needles_fold_case_like_python_also_beyond_ascii(
+        store: Store, account) -> None:
+    # "\u212a" (KELVIN SIGN) lowercases to an ASCII "k": a 2-character needle "0k" must
+    # find it, as a brute-force scan does, though SQLite's LIKE folds ASCII only.
+    folder = (await store.folders.get(account.id, "INBOX")).id
+    await store.messages.append(folder, "Subject: cooled to 300\u212a\r\n\r\nx\r\n".encode())
+    await store.messages.append(folder, b"Subject: RAISED TO 300K\r\n\r\nx\r\n")
+    await store.messages.append(folder, b"Subject: 300 k\r\n\r\nx\r\n")
+    assert await store.search.folder(folder, S.Text("subject", "0k")) == [1, 2]
+    assert await store.search.folder(folder, S.Text("subject", "0K")) == [1, 2]
+    assert await store.search.folder(folder, S.Text("subject", "%")) == []
+
+
+async def test_several_text_criteria_and_flags_combine_in_one_search(
+        store: Store, account) -> None:
+    folder = (await store.folders.get(account.id, "INBOX")).id
+    for sender, body in (("intel", "kernel panic"), ("intel", "firmware"),
+                         ("amd", "kernel oops")):
+        await store.messages.append(
+            folder, f"From: {sender}@example.com\r\nSubject: x\r\n\r\n{body}\r\n".encode())
+    await store.messages.store_flags(folder, [1], ["\\Seen"])
+    intel, kernel = S.Text("from", "INTEL"), S.Text("body", "Kernel")
+    assert await store.search.folder(folder, S.And((intel, kernel))) == [1]
+    assert await store.search.folder(folder, S.And((kernel, S.Text("text", "oop")))) == [3]
+    assert await store.search.folder(
+        folder, S.And((intel, S.Flag("\\Seen", False), S.Text("body", "ware")))) == [2]
+    assert await store.search.folder(
+        folder, S.And((intel, S.Not(kernel), S.Text("from", "ex")))) == [2]
