@@ -5,7 +5,7 @@ UID; with folder and UID in the index that needs no read of the messages row. Th
 was a prefix of the new one, so every query that used it can use the new one.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
