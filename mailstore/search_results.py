@@ -19,11 +19,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, literal_column, select, text, true
+from sqlalchemy import ColumnElement, func, literal, literal_column, select, text, true
 
 from mailstore.database import Database
 from mailstore.models import Content, Folder, Message
-from mailstore.search import Compiler, Criterion, needs_contents, uses_fts
+from mailstore.search import (
+    Compiler,
+    Criterion,
+    few_fts_candidates,
+    needs_contents,
+    uses_fts,
+)
 
 C = Content.__table__
 F = Folder.__table__
@@ -78,15 +84,27 @@ class SearchResults:
             scope = scope.where(F.c.id.in_(list(folder_ids)))
         join_contents = has_attachments or needs_contents(criterion, self.db.is_sqlite)
         source = M.join(C, C.c.id == M.c.content_id) if join_contents else M
-        conditions = [self._in_scope(scope, criterion), self.compiler.compile(criterion)]
+        matched = self.compiler.compile(criterion)
+        conditions = [self._in_scope(scope, criterion), matched]
         if has_attachments:
             conditions.append(C.c.has_attachments == true())
         order = (M.c.internal_date.desc(), M.c.folder_id.desc(), M.c.uid.desc())
-        matches = (
-            select(M.c.id, func.count().over().label("total"))
-            .select_from(source).where(*conditions)
-            .order_by(*order).offset(offset).limit(limit)
-        ).subquery("matches")
+        if await self._common(criterion):
+            # A common word: walk the folders newest first until the page is full, and
+            # count from the index on its own (together they cost far less than sorting
+            # every match: "the" in 100k messages, ~130 ms -> ~50 ms).
+            walk = [M.c.folder_id.in_(scope), *conditions[1:]]
+            matches = (select(M.c.id, literal(None).label("total")).select_from(source)
+                       .where(*walk).order_by(*order).offset(offset).limit(limit)
+                       ).subquery("matches")
+            counted: int | None = await self._count(source, conditions)
+        else:
+            matches = (
+                select(M.c.id, func.count().over().label("total"))
+                .select_from(source).where(*conditions)
+                .order_by(*order).offset(offset).limit(limit)
+            ).subquery("matches")
+            counted = None
         query = (
             select(M.c.folder_id, M.c.uid, M.c.flags, M.c.internal_date, M.c.size,
                    C.c.sent_date, C.c.from_display, C.c.from_addr, C.c.search_to.label("to"),
@@ -99,14 +117,22 @@ class SearchResults:
         )
         rows = await self._run(query)
         if not rows:
-            total = 0 if offset == 0 else await self._count(source, conditions)
-            return ResultPage(total, [])
-        return ResultPage(rows[0].total, [Found(
+            if counted is None:
+                counted = 0 if offset == 0 else await self._count(source, conditions)
+            return ResultPage(counted, [])
+        return ResultPage(rows[0].total if counted is None else counted, [Found(
             folder_id=r.folder_id, uid=r.uid, flags=r.flags, internal_date=r.internal_date,
             size=r.size, sent_date=r.sent_date, from_display=r.from_display,
             from_addr=r.from_addr, to=r.to, subject=r.subject, preview=r.preview,
             has_attachments=bool(r.has_attachments), body_start=r.body_start or "",
         ) for r in rows])
+
+    async def _common(self, criterion: Criterion) -> bool:
+        """SQLite: whether the index finds so many candidates that walking by date wins."""
+        if not (self.db.is_sqlite and uses_fts(criterion)):
+            return False
+        async with self.db.read() as conn:
+            return not await few_fts_candidates(conn, criterion)
 
     def _in_scope(self, scope: object, criterion: Criterion) -> ColumnElement[bool]:
         if self.db.is_sqlite and uses_fts(criterion):

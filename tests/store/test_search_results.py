@@ -82,3 +82,29 @@ async def test_trusted_senders_add_twice_remove_and_per_account(
     await store.trusted_senders.remove(account.id, "news@example.org")
     await store.trusted_senders.remove(account.id, "news@example.org")
     assert await store.trusted_senders.list(account.id) == []
+
+
+async def test_a_common_word_pages_and_counts_the_same_as_a_rare_one(
+        store: Store, account) -> None:
+    """Past S.FEW candidates the page is found by walking the folders newest first; the
+    page, its order and the total must be what the candidates would have given."""
+    inbox = await inbox_id(store, account)
+    archive = (await store.folders.get(account.id, "Archive")).id
+    count = 2 * S.FEW
+    await deliver(store, inbox, [make_message(f"common {n}", "the common body" if n % 3
+                                              else "other text") for n in range(count)],
+                  first_date=1_700_000_000)
+    await deliver(store, archive, [make_message("common archived", "the common body")],
+                  first_date=1_800_000_000)
+    wanted = S.Text("body", "common body")
+    in_inbox = await store.search.folder(inbox, wanted)
+    assert len(in_inbox) > S.FEW  # the common-word plan is the one under test
+    first = await store.search_results.page(account.id, wanted, limit=5)
+    assert first.total == len(in_inbox) + 1
+    assert first.items[0].folder_id == archive
+    newest = sorted(in_inbox, reverse=True)[:4]
+    assert [f.uid for f in first.items[1:]] == newest
+    last = await store.search_results.page(account.id, wanted, offset=first.total - 2,
+                                           limit=5)
+    assert [f.uid for f in last.items] == sorted(in_inbox)[1::-1]
+    assert last.total == first.total
