@@ -15,9 +15,8 @@ def _folder(name: str) -> str:
     return quote(name, safe="/")
 
 
-def folder(name: str, page: int = 1, *, sort: str = "date", order: str = "desc",
-           threads: bool | None = None) -> str:
-    """A page of a folder's list; defaults (date, newest first) stay out of the URL."""
+def _list_query(page: int, sort: str, order: str, threads: bool | None) -> dict[str, object]:
+    """The list's state as query parameters; defaults stay out of the URL."""
     query: dict[str, object] = {}
     if page > 1:
         query["page"] = page
@@ -27,6 +26,13 @@ def folder(name: str, page: int = 1, *, sort: str = "date", order: str = "desc",
         query["order"] = order
     if threads is not None:
         query["threads"] = int(threads)
+    return query
+
+
+def folder(name: str, page: int = 1, *, sort: str = "date", order: str = "desc",
+           threads: bool | None = None) -> str:
+    """A page of a folder's list; defaults (date, newest first) stay out of the URL."""
+    query = _list_query(page, sort, order, threads)
     url = f"/mail/{_folder(name)}"
     return f"{url}?{urlencode(query)}" if query else url
 
@@ -58,15 +64,7 @@ def message(name: str, uid: int, *, page: int = 1, images: bool = False,
             view: str | None = None, sort: str = "date", order: str = "desc",
             threads: bool | None = None) -> str:
     """A message in the reading pane, beside the list page it was opened from."""
-    query: dict[str, object] = {}
-    if page > 1:
-        query["page"] = page
-    if sort != "date":
-        query["sort"] = sort
-    if order != "desc":
-        query["order"] = order
-    if threads is not None:
-        query["threads"] = int(threads)
+    query = _list_query(page, sort, order, threads)
     if images:
         query["images"] = 1
     if view:
