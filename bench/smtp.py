@@ -30,6 +30,14 @@ BODY = b"Subject: bench\r\nFrom: a@example.org\r\nTo: alice@example.com\r\n\r\n"
     b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n" * 138)
 
 
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """The server's CPU time so far: (whole process, event-loop thread), user + system."""
+    def read(path: str) -> float:
+        fields = Path(path).read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return read(f"/proc/{pid}/stat"), read(f"/proc/{pid}/task/{pid}/stat")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -110,15 +118,21 @@ async def main() -> None:
                 env=env, stdin="bench-password\n")
         proc, port = start_server(data, env, args.profile)
         try:
+            cpu_before = cpu_seconds(proc.pid)
             start = time.perf_counter()
             subprocess.run([source, "-s", str(args.sessions), "-m", str(args.messages),
                             "-l", "10240", "-f", "a@example.org", "-t", "alice@example.com",
                             f"127.0.0.1:{port}"], check=True)
             elapsed = time.perf_counter() - start
+            cpu_total, cpu_loop = (b - a for a, b in zip(cpu_before, cpu_seconds(proc.pid),
+                                                         strict=True))
             backend = "PostgreSQL" if args.postgres else "SQLite"
             print(f"smtp-source {backend}: {args.messages} messages of 10 KB, "
                   f"{args.sessions} sessions, in {elapsed:.1f} s = "
                   f"{args.messages / elapsed:6.0f} messages/s")
+            if not args.profile:  # under py-spy the pid is py-spy's
+                print(f"server CPU per message: {cpu_total / args.messages * 1000:.2f} ms "
+                      f"({cpu_loop / args.messages * 1000:.2f} ms on the event-loop thread)")
             samples = await latency(port, 10, 100)
             print(f"end of DATA to 250 ({backend}, 10 clients): {percentiles(samples)}")
         finally:
