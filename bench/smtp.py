@@ -63,7 +63,8 @@ def start_server(data: Path, env: dict[str, str], profile: str | None = None
     (data / "tidings.toml").write_text(config)
     command = [sys.executable, "-m", "tidings.cli", "serve", "--data", str(data)]
     if profile:  # py-spy's collapsed stacks, for finding where the time goes
-        command = ["py-spy", "record", "-r", "200", "--threads", "-f", "raw", "-o", profile,
+        command = ["py-spy", "record", "-r", "200", "--threads", "--gil", "-f", "raw",
+                   "-o", profile,
                    "--", *command]
     proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, cwd=REPO)
     while "smtp listening" not in (line := proc.stderr.readline()):

@@ -461,3 +461,17 @@ async def test_many_concurrent_sessions_each_message_stored_once(
     stored = await inbox(office, "ann@example.com")
     subjects = sorted(raw.split(b"Subject: ")[1].split(b"\r\n")[0].decode() for raw in stored)
     assert subjects == sorted(f"c{c}.{n}" for c in range(8) for n in range(10))
+
+
+async def test_a_new_user_is_reachable_at_once_after_a_refusal(
+        smtp: RunningSmtp, office: Store) -> None:
+    """Routes are remembered for a moment to spare the database, refusals never are."""
+    raw = await Raw.open(smtp.ports[MX])
+    await raw.send(b"EHLO client.example.org\r\n")
+    await raw.send(b"MAIL FROM:<zed@example.org>\r\n")
+    assert (await raw.send(b"RCPT TO:<new@example.com>\r\n")).startswith("550 5.1.1")
+    await office.accounts.create("new@example.com", PASSWORD)
+    assert (await raw.send(b"RCPT TO:<new@example.com>\r\n")).startswith("250 2.1.5")
+    assert (await raw.send(b"RCPT TO:<ann@example.com>\r\n")).startswith("250 2.1.5")
+    assert (await raw.send(b"RCPT TO:<ann@example.com>\r\n")).startswith("250 2.1.5")
+    await raw.close()
