@@ -3,7 +3,9 @@
 Runs a real ``tidings serve`` (SQLite in a fresh data folder, or PostgreSQL with
 --postgres) and loads it with Postfix's ``smtp-source`` (Debian package postfix; the daemon
 need not run): 10 concurrent sessions sending 10 KB messages to a local user. Then 10
-aiosmtplib clients measure the time from the end of DATA to the 250 reply.
+aiosmtplib clients measure the time from the end of DATA to the 250 reply. It also prints
+the server's CPU time per message (whole process, and its event-loop thread alone): on a
+shared machine the rate swings with the other load, the CPU per message much less.
 Target (SQLite, this 2-core machine): at least 500 messages/s.
     .venv/bin/python bench/smtp.py [--messages 5000] [--sessions 10] [--postgres]
 """

@@ -150,8 +150,10 @@ class LocalDelivery:
         """Waits until the running commit ends or a new delivery arrives."""
         self._arrived.clear()
         arrival = asyncio.create_task(self._arrived.wait())
-        await asyncio.wait((committing, arrival), return_when=asyncio.FIRST_COMPLETED)
-        arrival.cancel()
+        try:
+            await asyncio.wait((committing, arrival), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            arrival.cancel()
 
     async def _flush_blobs(self, batch: Sequence[_Job]) -> bool:
         """Makes the batch's blobs durable; on failure every job of the batch fails."""
