@@ -3,7 +3,9 @@
 Runs a real ``tidings serve`` (SQLite in a fresh data folder, or PostgreSQL with
 --postgres) and loads it with Postfix's ``smtp-source`` (Debian package postfix; the daemon
 need not run): 10 concurrent sessions sending 10 KB messages to a local user. Then 10
-aiosmtplib clients measure the time from the end of DATA to the 250 reply.
+aiosmtplib clients measure the time from the end of DATA to the 250 reply. It also prints
+the server's CPU time per message (whole process, and its event-loop thread alone): on a
+shared machine the rate swings with the other load, the CPU per message much less.
 Target (SQLite, this 2-core machine): at least 500 messages/s.
     .venv/bin/python bench/smtp.py [--messages 5000] [--sessions 10] [--postgres]
 """
@@ -28,6 +30,14 @@ from common import REPO, percentiles, pg_create, pg_drop
 
 BODY = b"Subject: bench\r\nFrom: a@example.org\r\nTo: alice@example.com\r\n\r\n" + (
     b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n" * 138)
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """The server's CPU time so far: (whole process, event-loop thread), user + system."""
+    def read(path: str) -> float:
+        fields = Path(path).read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return read(f"/proc/{pid}/stat"), read(f"/proc/{pid}/task/{pid}/stat")
 
 
 def free_port() -> int:
@@ -55,7 +65,8 @@ def start_server(data: Path, env: dict[str, str], profile: str | None = None
     (data / "tidings.toml").write_text(config)
     command = [sys.executable, "-m", "tidings.cli", "serve", "--data", str(data)]
     if profile:  # py-spy's collapsed stacks, for finding where the time goes
-        command = ["py-spy", "record", "-r", "200", "--threads", "-f", "raw", "-o", profile,
+        command = ["py-spy", "record", "-r", "200", "--threads", "--gil", "-f", "raw",
+                   "-o", profile,
                    "--", *command]
     proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, cwd=REPO)
     while "smtp listening" not in (line := proc.stderr.readline()):
@@ -110,15 +121,21 @@ async def main() -> None:
                 env=env, stdin="bench-password\n")
         proc, port = start_server(data, env, args.profile)
         try:
+            cpu_before = cpu_seconds(proc.pid)
             start = time.perf_counter()
             subprocess.run([source, "-s", str(args.sessions), "-m", str(args.messages),
                             "-l", "10240", "-f", "a@example.org", "-t", "alice@example.com",
                             f"127.0.0.1:{port}"], check=True)
             elapsed = time.perf_counter() - start
+            cpu_total, cpu_loop = (b - a for a, b in zip(cpu_before, cpu_seconds(proc.pid),
+                                                         strict=True))
             backend = "PostgreSQL" if args.postgres else "SQLite"
             print(f"smtp-source {backend}: {args.messages} messages of 10 KB, "
                   f"{args.sessions} sessions, in {elapsed:.1f} s = "
                   f"{args.messages / elapsed:6.0f} messages/s")
+            if not args.profile:  # under py-spy the pid is py-spy's
+                print(f"server CPU per message: {cpu_total / args.messages * 1000:.2f} ms "
+                      f"({cpu_loop / args.messages * 1000:.2f} ms on the event-loop thread)")
             samples = await latency(port, 10, 100)
             print(f"end of DATA to 250 ({backend}, 10 clients): {percentiles(samples)}")
         finally:

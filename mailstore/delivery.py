@@ -10,6 +10,9 @@ Implementation notes (invariants a maintainer must keep):
   go into the next one together, so many clients share one fsync. If a shared transaction
   fails (a mailbox filled up, say), each of its deliveries is retried alone, so one bad
   delivery never fails another.
+- Pipeline: a batch's blobs are flushed while the batch before it commits (the two waits on
+  the disk overlap); a batch's transaction starts only after its own blobs are durable and
+  the previous batch's transaction has ended, so commits keep the order of arrival.
 - One blob per message, however many recipients: every mailbox row references the same
   content (``Messages.append_rows`` takes one more reference).
 - A collected message's ``Delivery.collected`` record (what was taken from the ISP mailbox)
@@ -105,6 +108,7 @@ class LocalDelivery:
         self.duplicate_window = duplicate_window
         self._pending: list[_Job] = []
         self._runner: asyncio.Task[None] | None = None
+        self._arrived = asyncio.Event()
         # Called after a commit that queued mail for elsewhere (wakes the queue runner).
         self.on_queued: Callable[[], None] | None = None
 
@@ -119,24 +123,66 @@ class LocalDelivery:
                 parts.append((part, prepare(message)))
         future: asyncio.Future[DeliveryResult] = asyncio.get_running_loop().create_future()
         self._pending.append(_Job(delivery, parts, future))
+        self._arrived.set()
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run())
         return await asyncio.shield(future)
 
     async def _run(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:BATCH_LIMIT], self._pending[BATCH_LIMIT:]
-            try:
-                results = await self._commit(batch)
-            except Exception as exc:
-                if len(batch) == 1:
-                    _fail(batch[0], exc)
-                else:
-                    await self._one_by_one(batch)
+        """Two stages overlap: the blobs of one batch are flushed while the batch before it
+        commits, so a cycle costs the slower of the two disk flushes, not their sum."""
+        committing: asyncio.Task[None] | None = None
+        while True:
+            if not self._pending:
+                if committing is None:
+                    return  # no await since the check: ``deliver`` starts a new runner
+                await self._commit_or_arrival(committing)
+                if committing.done():
+                    committing = None
                 continue
-            for job, result in zip(batch, results, strict=True):
-                if not job.future.done():
-                    job.future.set_result(result)
+            batch, self._pending = self._pending[:BATCH_LIMIT], self._pending[BATCH_LIMIT:]
+            flushed = await self._flush_blobs(batch)
+            if committing is not None:
+                await committing  # commits stay in arrival order
+            committing = asyncio.create_task(self._settle(batch)) if flushed else None
+
+    async def _commit_or_arrival(self, committing: asyncio.Task[None]) -> None:
+        """Waits until the running commit ends or a new delivery arrives."""
+        self._arrived.clear()
+        arrival = asyncio.create_task(self._arrived.wait())
+        try:
+            await asyncio.wait((committing, arrival), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            arrival.cancel()
+
+    async def _flush_blobs(self, batch: Sequence[_Job]) -> bool:
+        """Makes the batch's blobs durable; on failure every job of the batch fails."""
+        try:
+            await self._put_blobs(batch)
+        except Exception as exc:
+            for job in batch:
+                _fail(job, exc)
+            return False
+        return True
+
+    async def _put_blobs(self, batch: Sequence[_Job]) -> None:
+        blobs = [(p.sha256, p.raw) for j in batch for part, p in j.parts if part.mailboxes]
+        if blobs:  # the flush waits on the disk: keep serving the other connections
+            await asyncio.to_thread(self.messages.blobs.put_many, blobs)
+
+    async def _settle(self, batch: list[_Job]) -> None:
+        """Commits the batch (blobs already durable) and answers each delivery."""
+        try:
+            results = await self._commit(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                _fail(batch[0], exc)
+            else:
+                await self._one_by_one(batch)
+            return
+        for job, result in zip(batch, results, strict=True):
+            if not job.future.done():
+                job.future.set_result(result)
 
     async def _one_by_one(self, batch: list[_Job]) -> None:
         for job in batch:
@@ -150,10 +196,7 @@ class LocalDelivery:
 
     async def _commit(self, batch: Sequence[_Job]) -> list[DeliveryResult]:
         """One transaction for the whole batch, with set-based statements: one append per
-        folder, however many messages the batch puts into it."""
-        blobs = [(p.sha256, p.raw) for j in batch for part, p in j.parts if part.mailboxes]
-        if blobs:  # the flush waits on the disk: keep serving the other connections
-            await asyncio.to_thread(self.messages.blobs.put_many, blobs)
+        folder, however many messages the batch puts into it. The blobs must be durable."""
         now = int(time.time())
         stored: list[list[Stored]] = [[] for _ in batch]
         duplicates: list[list[Mailbox]] = [[] for _ in batch]

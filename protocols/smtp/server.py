@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("tidings.smtp")
 
 MAX_RECEIVED = 50  # RFC 5321 §6.3: a hop count this high means a loop
+ROUTE_CACHE_SECONDS = 1.0
+ROUTE_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,7 @@ class SmtpServer:
         self._servers: list[asyncio.Server] = []
         self.sessions: set[SmtpSession] = set()
         self._tasks: set[asyncio.Task[object]] = set()
+        self._routes: dict[tuple[str, str], tuple[float, Route]] = {}
 
     # Lifecycle ----------------------------------------------------------------------------
     async def start(self, sockets: dict[str, socket.socket]) -> None:
@@ -142,7 +145,7 @@ class SmtpServer:
     async def rcpt_verdict(self, session: SmtpSession, address: str
                            ) -> tuple[Route | None, str]:
         try:
-            route = await self.store.router.resolve(address, session.envelope.mail_from or "")
+            route = await self._route(address, session.envelope.mail_from or "")
         except PostingDenied as exc:
             return None, f"550 5.7.2 {exc}"
         except NotLocal:
@@ -165,6 +168,29 @@ class SmtpServer:
             if mailbox.free_bytes is not None and mailbox.free_bytes < (size or 1):
                 return None, self._mailbox_full(address)
         return route, f"250 2.1.5 <{address}>: recipient OK"
+
+    async def _route(self, address: str, sender: str) -> Route:
+        """The router's answer, remembered for ``ROUTE_CACHE_SECONDS`` when it is local.
+
+        Why: every RCPT asks the database (several round trips to its thread), and an MX
+        under load sees the same few recipients again and again. What a stale entry can do
+        is bounded: for at most that long after an admin change, mail for a just-disabled
+        address is still accepted (a removed account or folder fails at delivery with a
+        4xx), and the quota pre-check may use an older figure (the real check is in the
+        delivery transaction). Refusals and relays are never cached, so a new user is
+        reachable at once.
+        """
+        key = (address, sender)
+        now = time.monotonic()
+        hit = self._routes.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        route = await self.store.router.resolve(address, sender)
+        if route.local and route.list is None:
+            if len(self._routes) >= ROUTE_CACHE_SIZE:
+                self._routes.clear()
+            self._routes[key] = (now + ROUTE_CACHE_SECONDS, route)
+        return route
 
     def _mailbox_full(self, address: str) -> str:
         if self.settings.mailbox_full_code == 552:

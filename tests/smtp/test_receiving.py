@@ -417,3 +417,61 @@ async def test_list_members_get_their_own_copy_and_strangers_are_refused(
     assert b"Subject: [team] Hello" in bob and b"Reply-To: <team@example.com>" in bob
     assert b"List-Id: <team.example.com>" in bob
     assert b"Subject: Hello" in ann and b"List-Id" not in ann
+
+
+async def test_concurrent_clients_each_get_their_own_answer_when_one_cannot_be_stored(
+        smtp: RunningSmtp, office: Store) -> None:
+    """Deliveries of concurrent sessions commit together; the one that does not fit (its
+    mailbox fills up between RCPT and the commit) gets a 4xx, every other one a 250."""
+    await office.accounts.create("tiny@example.com", PASSWORD, quota_bytes=3000)
+
+    async def deliver(recipient: str, n: int, size: int) -> str:
+        body = (f"From: zed@example.org\r\nTo: {recipient}\r\nSubject: n{n}\r\n"
+                f"Message-ID: <n{n}@example.org>\r\n\r\n").encode() + b"x" * size
+        raw = await Raw.open(smtp.ports[MX])  # no SIZE=: RCPT cannot see it will not fit
+        await raw.send(b"HELO client.example.org\r\n")
+        await raw.send(b"MAIL FROM:<zed@example.org>\r\n")
+        assert (await raw.send(f"RCPT TO:<{recipient}>\r\n".encode())).startswith("250")
+        assert (await raw.send(b"DATA\r\n")).startswith("354")
+        reply = await raw.send(body + b"\r\n.\r\n")
+        await raw.close()
+        return reply
+
+    replies = await asyncio.gather(
+        deliver("tiny@example.com", 0, 5000),
+        *(deliver("ann@example.com", n, 100) for n in range(1, 10)))
+    assert replies[0] == "452 4.2.2 <tiny@example.com>: mailbox full"
+    assert all(r.startswith("250 2.0.0 OK id=") for r in replies[1:]), replies
+    assert len(await inbox(office, "ann@example.com")) == 9
+    assert await inbox(office, "tiny@example.com") == []
+
+
+async def test_many_concurrent_sessions_each_message_stored_once(
+        smtp: RunningSmtp, office: Store) -> None:
+    async def session(client_no: int) -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp.ports[MX], start_tls=False)
+        await client.connect()
+        for n in range(10):
+            await client.sendmail("zed@example.org", ["ann@example.com"], (
+                f"Subject: c{client_no}.{n}\r\nMessage-ID: <c{client_no}.{n}@x>\r\n\r\n"
+                "hello\r\n").encode())
+        await client.quit()
+
+    await asyncio.gather(*(session(c) for c in range(8)))
+    stored = await inbox(office, "ann@example.com")
+    subjects = sorted(raw.split(b"Subject: ")[1].split(b"\r\n")[0].decode() for raw in stored)
+    assert subjects == sorted(f"c{c}.{n}" for c in range(8) for n in range(10))
+
+
+async def test_a_new_user_is_reachable_at_once_after_a_refusal(
+        smtp: RunningSmtp, office: Store) -> None:
+    """Routes are remembered for a moment to spare the database, refusals never are."""
+    raw = await Raw.open(smtp.ports[MX])
+    await raw.send(b"EHLO client.example.org\r\n")
+    await raw.send(b"MAIL FROM:<zed@example.org>\r\n")
+    assert (await raw.send(b"RCPT TO:<new@example.com>\r\n")).startswith("550 5.1.1")
+    await office.accounts.create("new@example.com", PASSWORD)
+    assert (await raw.send(b"RCPT TO:<new@example.com>\r\n")).startswith("250 2.1.5")
+    assert (await raw.send(b"RCPT TO:<ann@example.com>\r\n")).startswith("250 2.1.5")
+    assert (await raw.send(b"RCPT TO:<ann@example.com>\r\n")).startswith("250 2.1.5")
+    await raw.close()
