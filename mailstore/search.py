@@ -181,11 +181,13 @@ def _fts_match(query: str) -> ColumnElement[bool]:
 FEW = 200
 
 
-async def few_fts_candidates(conn: AsyncConnection, criterion: Criterion) -> bool:
-    """Whether FTS5 alone narrows ``criterion`` to under ``FEW`` contents (SQLite only).
+async def few_fts_candidates(conn: AsyncConnection, criterion: Criterion,
+                             few: int = FEW) -> bool:
+    """Whether FTS5 alone narrows ``criterion`` to under ``few`` contents (SQLite only).
 
     Few: a page is cheapest found from the candidates. Many (a common word): cheapest by
-    walking the folder newest first until the page is full.
+    walking the folder newest first until the page is full. The probe reads at most
+    ``few`` rowids, so it costs little whatever the answer.
     """
     leaves = [criterion] if _fts_leaf(criterion) else \
         [i for i in criterion.items if _fts_leaf(i)] if isinstance(criterion, And) else []
@@ -193,8 +195,8 @@ async def few_fts_candidates(conn: AsyncConnection, criterion: Criterion) -> boo
         return False
     match = " AND ".join(f"({_fts_query(i.field, i.needle)})" for i in leaves)
     probe = text("SELECT count(*) FROM (SELECT rowid FROM contents_fts "
-                 "WHERE contents_fts MATCH :q LIMIT :n)").bindparams(q=match, n=FEW)
-    return int((await conn.execute(probe)).scalar() or 0) < FEW
+                 "WHERE contents_fts MATCH :q LIMIT :n)").bindparams(q=match, n=few)
+    return int((await conn.execute(probe)).scalar() or 0) < few
 
 
 class Compiler:

@@ -19,11 +19,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, literal, literal_column, select, text, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    false,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    true,
+    union_all,
+)
 
 from mailstore.database import Database
 from mailstore.models import Content, Folder, Message
 from mailstore.search import (
+    FEW,
     Compiler,
     Criterion,
     few_fts_candidates,
@@ -89,14 +101,27 @@ class SearchResults:
         if has_attachments:
             conditions.append(C.c.has_attachments == true())
         order = (M.c.internal_date.desc(), M.c.folder_id.desc(), M.c.uid.desc())
-        if await self._common(criterion):
-            # A common word: walk the folders newest first until the page is full, and
-            # count from the index on its own (together they cost far less than sorting
-            # every match: "the" in 100k messages, ~130 ms -> ~50 ms).
-            walk = [M.c.folder_id.in_(scope), *conditions[1:]]
-            matches = (select(M.c.id, literal(None).label("total")).select_from(source)
-                       .where(*walk).order_by(*order).offset(offset).limit(limit)
-                       ).subquery("matches")
+        if await self._common(criterion, scope):
+            # A common word: walk each folder newest first until the page is full (the
+            # index messages(folder_id, internal_date, uid) gives that order), and count
+            # from the search index on its own. Sorting every match instead: "the" in
+            # 100k messages, ~105 ms -> ~16 ms for the page.
+            reach = offset + limit
+            walks = [
+                select(M.c.id, M.c.internal_date, M.c.folder_id, M.c.uid)
+                .select_from(source).where(M.c.folder_id == folder_id, *conditions[1:])
+                .order_by(M.c.internal_date.desc(), M.c.uid.desc()).limit(reach)
+                .subquery()
+                for folder_id in await self._folder_ids(scope)
+            ] or [select(M.c.id, M.c.internal_date, M.c.folder_id, M.c.uid)
+                  .where(false()).subquery()]
+            candidates = union_all(*(select(*w.c) for w in walks)).subquery("candidates")
+            matches = (
+                select(candidates.c.id, literal(None).label("total"))
+                .order_by(candidates.c.internal_date.desc(), candidates.c.folder_id.desc(),
+                          candidates.c.uid.desc())
+                .offset(offset).limit(limit)
+            ).subquery("matches")
             counted: int | None = await self._count(source, conditions)
         else:
             matches = (
@@ -127,12 +152,24 @@ class SearchResults:
             has_attachments=bool(r.has_attachments), body_start=r.body_start or "",
         ) for r in rows])
 
-    async def _common(self, criterion: Criterion) -> bool:
-        """SQLite: whether the index finds so many candidates that walking by date wins."""
+    async def _folder_ids(self, scope: Select) -> list[int]:
+        async with self.db.read() as conn:
+            return list((await conn.execute(scope)).scalars())
+
+    async def _common(self, criterion: Criterion, scope: Select) -> bool:
+        """SQLite: whether so many messages in scope match that walking by date wins.
+
+        Walking costs about page size / share of matches; sorting costs about the number
+        of matches. Measured on 100k messages the walk wins past about half of them
+        ("the", 96%: 85 -> 54 ms; "thanks", 34%: 45 -> 61 ms, so not there).
+        """
         if not (self.db.is_sqlite and uses_fts(criterion)):
             return False
         async with self.db.read() as conn:
-            return not await few_fts_candidates(conn, criterion)
+            in_scope = (await conn.execute(
+                select(func.count()).select_from(M).where(M.c.folder_id.in_(scope))
+            )).scalar() or 0
+            return not await few_fts_candidates(conn, criterion, max(FEW, in_scope // 2))
 
     def _in_scope(self, scope: object, criterion: Criterion) -> ColumnElement[bool]:
         if self.db.is_sqlite and uses_fts(criterion):
