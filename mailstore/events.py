@@ -23,7 +23,8 @@ from collections.abc import Iterable
 
 class Waiter:
     """One subscriber's wake-up flag for one folder (or, with ``account=True``, for the
-    folder list of one account); register before reading state."""
+    folder list of one account, whose id is then in ``folder_id``); register before
+    reading state."""
 
     def __init__(self, events: FolderEvents, folder_id: int, account: bool = False) -> None:
         self.folder_id = folder_id

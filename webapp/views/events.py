@@ -83,10 +83,10 @@ async def stream(store: Store, account_id: int, streams: LiveStreams) -> AsyncIt
     loop = asyncio.get_running_loop()
     # The account waiter first: a folder created while the list is read still wakes us.
     waiters = [store.events.subscribe_account(account_id)]
-    folders = await store.folders.list(account_id)
-    waiters += [store.events.subscribe(f.id) for f in folders]
     ends_at = loop.time() + LIFETIME
     try:
+        folders = await store.folders.list(account_id)
+        waiters += [store.events.subscribe(f.id) for f in folders]
         # Counts first: whatever changed between the page load and now is not missed.
         yield f"retry: {RETRY_MS}\n" + _event("mail", counts(folders))
         while not streams.closing.is_set():
