@@ -14,16 +14,44 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailstore.database import Database
-from mailstore.errors import StoreError
+from mailstore.errors import InvalidName, StoreError
 from mailstore.models import Contact
 from mailstore.names import normalise_address
 
 C = Contact.__table__
 
 MAX_SUGGESTIONS = 20
+MAX_LISTED = 1000
+MAX_NAME = 200
+
+
+class InvalidContact(StoreError):
+    """A contact that cannot be saved; ``field`` is the form field it is about."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _contact_address(address: str) -> str:
+    if not address.strip():
+        raise InvalidContact("address", "Enter an e-mail address")
+    try:
+        return normalise_address(address)
+    except InvalidName as exc:
+        raise InvalidContact("address", f"{address.strip()} is not an e-mail address "
+                                        "(for example: ann@example.com)") from exc
+
+
+def _contact_name(name: str) -> str:
+    value = " ".join(name.split())
+    if len(value) > MAX_NAME:
+        raise InvalidContact("name", f"Use at most {MAX_NAME} characters for the name")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +127,10 @@ class Contacts:
                         name=row.name or name))
 
     async def save(self, account_id: int, address: str, name: str = "") -> ContactInfo:
-        """Put someone in the address book (or rename them there)."""
-        addr = normalise_address(address)
+        """Put someone in the address book (or rename them there); raises
+        ``InvalidContact`` for an address that is not one or a name too long."""
+        addr = _contact_address(address)
+        name = _contact_name(name)
         async with self.db.write() as conn:
             row = (await conn.execute(select(C.c.id, C.c.times_used).where(
                 C.c.account_id == account_id, C.c.address == addr))).first()
@@ -114,6 +144,73 @@ class Contacts:
                     name=name.strip(), saved=True))
                 used = row.times_used
         return ContactInfo(addr, name.strip(), True, used)
+
+    async def list(self, account_id: int, *, saved: bool = True, query: str = "",
+                   limit: int = MAX_LISTED) -> list[ContactInfo]:
+        """The address book (``saved``), or the people written to who are not in it,
+        whose name or address contains ``query``; by name, then address."""
+        where = [C.c.account_id == account_id, C.c.saved.is_(saved)]
+        needle = query.strip().lower()
+        if needle:
+            pattern = f"%{_escape_like(needle)}%"
+            where.append(or_(func.lower(C.c.address).like(pattern, escape="\\"),
+                             func.lower(C.c.name).like(pattern, escape="\\")))
+        order = ((func.lower(C.c.name), C.c.address) if saved
+                 else (C.c.times_used.desc(), C.c.address))
+        async with self.db.read() as conn:
+            rows = (await conn.execute(
+                select(C.c.address, C.c.name, C.c.saved, C.c.times_used)
+                .where(*where).order_by(*order).limit(max(1, limit)))).all()
+        return [ContactInfo(r.address, r.name, bool(r.saved), r.times_used) for r in rows]
+
+    async def get(self, account_id: int, address: str) -> ContactInfo | None:
+        """The account's contact with ``address`` (saved or not), if there is one."""
+        try:
+            addr = normalise_address(address)
+        except InvalidName:
+            return None
+        async with self.db.read() as conn:
+            row = (await conn.execute(
+                select(C.c.address, C.c.name, C.c.saved, C.c.times_used)
+                .where(C.c.account_id == account_id, C.c.address == addr))).first()
+        return None if row is None else ContactInfo(row.address, row.name, bool(row.saved),
+                                                    row.times_used)
+
+    async def change(self, account_id: int, old_address: str, address: str,
+                     name: str) -> ContactInfo:
+        """Edit a saved contact: a new address replaces the old one in the address book
+        (the old one stays among the people written to if the user wrote to it)."""
+        new = _contact_address(address)
+        name = _contact_name(name)
+        try:
+            old = normalise_address(old_address)
+        except InvalidName:
+            old = new
+        if old == new:
+            return await self.save(account_id, new, name)
+        async with self.db.write() as conn:
+            taken = (await conn.execute(select(C.c.saved).where(
+                C.c.account_id == account_id, C.c.address == new))).first()
+            if taken is not None and taken.saved:
+                raise InvalidContact("address", f"{new} is already in your contacts")
+            await _unsave(conn, account_id, old)
+        return await self.save(account_id, new, name)
+
+    async def remove(self, account_id: int, address: str) -> None:
+        """Take someone out of the address book; nothing happens if they are not in it.
+        Someone the user wrote to is still suggested, as anyone written to is."""
+        try:
+            addr = normalise_address(address)
+        except InvalidName:
+            return
+        async with self.db.write() as conn:
+            await _unsave(conn, account_id, addr)
+
+
+async def _unsave(conn: AsyncConnection, account_id: int, address: str) -> None:
+    where = (C.c.account_id == account_id, C.c.address == address)
+    await conn.execute(delete(C).where(*where, C.c.times_used == 0))
+    await conn.execute(update(C).where(*where).values(saved=False))
 
 
 def _starts_with(address: str, name: str, needle: str) -> bool:

@@ -86,6 +86,7 @@ class Folders:
                 ))
             row = (await conn.execute(
                 select(F).where(F.c.account_id == account_id, F.c.name == folder))).one()
+        self.events.notify_account(account_id)
         return folder_info(row)
 
     async def rename(self, account_id: int, old: str, new: str) -> None:
@@ -114,6 +115,7 @@ class Folders:
                 validity += 1
         # Sessions that have a renamed folder selected must notice (new UIDVALIDITY).
         self.events.notify([r.id for r in rows])
+        self.events.notify_account(account_id)
 
     async def delete(self, account_id: int, name: str) -> None:
         folder = normalise_folder(name)
@@ -127,6 +129,7 @@ class Folders:
             released = await release_folders(conn, [folder_id])
             await conn.execute(delete(F).where(F.c.id == folder_id))
         self.events.notify(folder_id)
+        self.events.notify_account(account_id)
         await self._release(released)
 
     async def subscribe(self, account_id: int, name: str, subscribed: bool = True) -> None:

@@ -62,13 +62,16 @@ def events() -> str:
 
 def message(name: str, uid: int, *, page: int = 1, images: bool = False,
             view: str | None = None, sort: str = "date", order: str = "desc",
-            threads: bool | None = None) -> str:
-    """A message in the reading pane, beside the list page it was opened from."""
+            threads: bool | None = None, back: str | None = None) -> str:
+    """A message in the reading pane, beside the list page it was opened from; ``back``
+    (a path on this site, such as search results) is where its "Back" goes instead."""
     query = _list_query(page, sort, order, threads)
     if images:
         query["images"] = 1
     if view:
         query["view"] = view
+    if back:
+        query["back"] = back
     url = f"/message/{_folder(name)}/{uid}"
     return f"{url}?{urlencode(query)}" if query else url
 
@@ -144,6 +147,16 @@ def compose_sending(uid: int) -> str:
 
 def compose_undo(uid: int) -> str:
     return f"/compose/undo/{uid}"
+
+
+def contacts(q: str = "") -> str:
+    """The Contacts page (the address book), filtered by ``q``."""
+    return f"/contacts?{urlencode({'q': q})}" if q else "/contacts"
+
+
+def contact_action(kind: str = "") -> str:
+    """Where the Contacts forms post: add (""), edit, remove."""
+    return f"/contacts/{kind}" if kind else "/contacts"
 
 
 def settings(section: str | None = None) -> str:

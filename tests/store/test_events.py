@@ -49,3 +49,19 @@ async def test_fetch_rows_returns_requested_uids_in_batches_with_the_parsed_cach
     assert [r.flags for r in rows] == [0, 0, 1, 0]  # uid 4 is n=3: odd, \\Seen
     light = [r async for b in store.messages.fetch_rows(inbox, [2], False) for r in b]
     assert light[0].uid == 2 and light[0].envelope == ""
+
+
+async def test_creating_renaming_and_deleting_a_folder_wake_the_accounts_waiters_only(
+        store: Store, account) -> None:
+    bob = await store.accounts.create("bob@example.com", "bob's long password")
+    with store.events.subscribe_account(account.id) as waiter, \
+            store.events.subscribe_account(bob.id) as other:
+        await store.folders.create(account.id, "Projects")
+        assert await waiter.wait(1.0)
+        await store.folders.rename(account.id, "Projects", "Work")
+        assert await waiter.wait(1.0)
+        await store.folders.delete(account.id, "Work")
+        assert await waiter.wait(1.0)
+        await store.messages.append((await store.folders.get(account.id, "INBOX")).id, RAW)
+        assert not waiter.pending  # mail wakes the folder's waiters, not the folder list's
+        assert not other.pending

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mailstore.contacts import InvalidContact
 from mailstore.identities import IdentityNotAllowed, InvalidIdentity
 from mailstore.store import Store
 from mailstore.values import AccountInfo
@@ -69,3 +70,44 @@ async def test_suggestions_put_the_address_book_then_the_most_written_to_first(
     assert await contacts.suggest(account.id, "_") == []
     other = await store.accounts.create("bob@example.com", "secret password")
     assert await contacts.suggest(other.id, "ca") == []
+
+
+async def test_the_address_book_lists_saved_contacts_by_name_and_filters_them(
+        store: Store, account: AccountInfo) -> None:
+    contacts = store.contacts
+    await contacts.save(account.id, "zed@example.org", "zed")
+    await contacts.save(account.id, "Amy@Example.org", "  Amy   Adams ")
+    await contacts.record_sent(account.id, [("Walt", "walt@example.net")])
+    assert [(c.address, c.name) for c in await contacts.list(account.id)] == \
+        [("amy@example.org", "Amy Adams"), ("zed@example.org", "zed")]
+    assert [c.address for c in await contacts.list(account.id, saved=False)] == \
+        ["walt@example.net"]
+    assert [c.address for c in await contacts.list(account.id, query="ADAMS")] == \
+        ["amy@example.org"]
+    assert await contacts.list(account.id, query="50%_") == []
+
+
+async def test_an_invalid_contact_is_refused_with_its_field(
+        store: Store, account: AccountInfo) -> None:
+    with pytest.raises(InvalidContact) as bad_address:
+        await store.contacts.save(account.id, "no-at-sign", "X")
+    assert bad_address.value.field == "address"
+    with pytest.raises(InvalidContact) as long_name:
+        await store.contacts.save(account.id, "x@example.org", "x" * 201)
+    assert long_name.value.field == "name"
+    assert await store.contacts.list(account.id) == []
+
+
+async def test_changing_and_removing_contacts_keeps_people_written_to(
+        store: Store, account: AccountInfo) -> None:
+    contacts = store.contacts
+    await contacts.record_sent(account.id, [("Old", "old@example.org")])
+    await contacts.save(account.id, "old@example.org", "Old")
+    await contacts.change(account.id, "old@example.org", "new@example.org", "New")
+    assert [c.address for c in await contacts.list(account.id)] == ["new@example.org"]
+    assert [c.address for c in await contacts.list(account.id, saved=False)] == \
+        ["old@example.org"]
+    await contacts.remove(account.id, "new@example.org")
+    await contacts.remove(account.id, "new@example.org")  # twice is harmless
+    assert await contacts.get(account.id, "new@example.org") is None
+    assert await contacts.list(account.id) == []

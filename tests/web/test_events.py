@@ -62,6 +62,50 @@ async def test_mail_in_another_folder_updates_its_count(
         assert data["folders"]["Junk"] == 1 and data["inbox_unseen"] == 0
 
 
+async def test_a_folder_made_elsewhere_reaches_an_open_stream_and_its_mail_too(
+        store: Store, account: AccountInfo, ann: httpx.AsyncClient) -> None:
+    async with ann.stream("GET", "/events") as response:
+        lines = response.aiter_lines()
+        _, data = await next_event(lines)
+        assert "Projects" not in data["folders"]
+        # As an IMAP client's CREATE would: no message changes, only the folder list.
+        projects = await store.folders.create(account.id, "Projects")
+        _, data = await next_event(lines)
+        assert data["folders"]["Projects"] == 0
+        await store.messages.append(projects.id, make_message("in the new folder"))
+        _, data = await next_event(lines)
+        assert data["folders"]["Projects"] == 1
+
+
+async def test_renaming_and_deleting_a_folder_elsewhere_reach_an_open_stream(
+        store: Store, account: AccountInfo, ann: httpx.AsyncClient) -> None:
+    await store.folders.create(account.id, "Old")
+    async with ann.stream("GET", "/events") as response:
+        lines = response.aiter_lines()
+        _, data = await next_event(lines)
+        assert "Old" in data["folders"]
+        await store.folders.rename(account.id, "Old", "New")
+        _, data = await next_event(lines)
+        assert "New" in data["folders"] and "Old" not in data["folders"]
+        await store.folders.delete(account.id, "New")
+        _, data = await next_event(lines)
+        assert "New" not in data["folders"]
+
+
+async def test_another_users_new_folder_sends_nothing(
+        store: Store, account: AccountInfo, ann: httpx.AsyncClient) -> None:
+    bob = await store.accounts.create("bob@example.com", "bob's long password")
+    async with ann.stream("GET", "/events") as response:
+        lines = response.aiter_lines()
+        await next_event(lines)
+        await store.folders.create(bob.id, "Bob's folder")
+        try:
+            event = await next_event(lines, timeout=1.5)
+        except TimeoutError:
+            event = None
+        assert event is None
+
+
 async def test_another_users_mail_sends_nothing(
         store: Store, account: AccountInfo, ann: httpx.AsyncClient) -> None:
     bob = await store.accounts.create("bob@example.com", "bob's long password")

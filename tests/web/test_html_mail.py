@@ -115,7 +115,9 @@ async def test_inline_pictures_are_embedded_without_any_request(
     assert f'src="data:image/png;base64,{base64.b64encode(png).decode()}"' in body
     page = (await ann.get("/message/INBOX/1")).text
     assert "blocked" not in page
-    assert "attachment" not in page.lower().split("</header>", 1)[1].split("<iframe")[0]
+    # Between the message's headers and its body (past the toolbar's "Forward as attachment").
+    after_headers = page.lower().split('<header class="message-head">', 1)[1]
+    assert "attachment" not in after_headers.split("</header>", 1)[1].split("<iframe")[0]
 
 
 async def test_a_plain_text_message_has_no_html_body(

@@ -3,8 +3,10 @@ errors next to the field."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -12,10 +14,11 @@ from mailstore.store import Store
 from mailstore.values import AccountInfo
 from tests.web.conftest import LiveServer, deliver, inbox_id, login, make_message
 
-_ROW = re.compile(r'<a href="(/message/[^"]+)" class="row result')  # then hx- attributes
+_ROW = re.compile(r'<a href="(/message/[^"?]+)(?:\?[^"]*)?" class="row result')
 
 
 def result_urls(html: str) -> list[str]:
+    """The messages the results open (their paths; the query holds the way back)."""
     return _ROW.findall(html)
 
 
@@ -212,6 +215,41 @@ async def test_an_empty_search_shows_the_form_without_results(
     assert page.status_code == 200
     assert result_urls(page.text) == []
     assert "Type in the search box" in count_line(page.text)
+
+
+async def test_a_message_opened_from_results_goes_back_to_the_results(
+        store: Store, account: AccountInfo, ann: httpx.AsyncClient) -> None:
+    await deliver(store, await inbox_id(store, account),
+                  [make_message("Melon news"), make_message("Other")])
+    results = await ann.get("/search", params={"q": "melon", "scope": "all"})
+    link = html.unescape(re.search(r'<a href="([^"]+)" class="row result', results.text)[1])
+    assert link.startswith("/message/INBOX/1?")
+    back = parse_qs(urlsplit(link).query)["back"][0]
+    assert back == "/search?q=melon&scope=all"
+    opened = await ann.get(link)
+    assert opened.status_code == 200
+    toolbar_back = re.search(r'<a class="tool back-to-list" href="([^"]+)"', opened.text)[1]
+    assert html.unescape(toolbar_back) == back
+    assert f'<a class="back" href="{html.escape(back)}">← Back to search results</a>' \
+        in opened.text
+    # Archive and delete from there go back to the results too.
+    assert f'name="back" value="{html.escape(back)}"' in opened.text
+    # Links and forms that show the message again keep the way back.
+    next_url = re.search(r'add-contact">.*?name="next" value="([^"]+)"', opened.text, re.S)[1]
+    assert parse_qs(urlsplit(html.unescape(next_url)).query)["back"] == [back]
+    plain = await ann.get("/message/INBOX/1")
+    assert '<a class="tool back-to-list" href="/mail/INBOX"' in plain.text
+
+
+async def test_back_from_a_message_never_leads_to_another_site(
+        store: Store, account: AccountInfo, ann: httpx.AsyncClient) -> None:
+    await deliver(store, await inbox_id(store, account), [make_message("Hi")])
+    for evil in ("https://evil.example/", "//evil.example/", "/\\evil.example/",
+                 "javascript:alert(1)", "/search?q=a\nb"):
+        opened = await ann.get("/message/INBOX/1", params={"back": evil})
+        assert opened.status_code == 200
+        assert '<a class="tool back-to-list" href="/mail/INBOX"' in opened.text, evil
+        assert "evil.example" not in opened.text and "javascript:" not in opened.text
 
 
 async def test_search_never_shows_another_users_mail(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from mailstore.store import Store
@@ -125,3 +127,34 @@ async def test_editing_an_identity_changes_its_signature(
     assert changed.status_code == 303
     [saved] = await store.identities.list(account.id)
     assert (saved.display_name, saved.signature) == ("Ann", "new sig")
+
+
+async def test_settings_list_the_senders_whose_images_are_shown_and_remove_one(
+        store: Store, account: AccountInfo, ann: httpx.AsyncClient) -> None:
+    await store.trusted_senders.add(account.id, "news@shop.example")
+    await store.trusted_senders.add(account.id, "friend@example.org")
+    page = await ann.get("/settings")
+    assert 'id="images"' in page.text
+    listed = re.search(r'<ul [^>]*trusted-list[^>]*>(.*?)</ul>', page.text, re.S)[1]
+    assert re.findall(r'name="address" value="([^"]+)"', listed) == \
+        ["friend@example.org", "news@shop.example"]
+    refused = await ann.post("/trusted-senders", data={
+        "address": "news@shop.example", "action": "remove",
+        "next": "/settings?done=trusted-removed#images"})
+    assert refused.status_code == 403
+    removed = await ann.post("/trusted-senders", data={
+        "csrf_token": csrf_token(page.text), "address": "news@shop.example",
+        "action": "remove", "next": "/settings?done=trusted-removed#images"})
+    assert removed.status_code == 303
+    assert removed.headers["location"] == "/settings?done=trusted-removed#images"
+    assert await store.trusted_senders.list(account.id) == ["friend@example.org"]
+    after = await ann.get("/settings?done=trusted-removed")
+    assert "blocked again" in after.text and "news@shop.example" not in after.text
+
+
+async def test_settings_show_only_ones_own_trusted_senders(
+        store: Store, account: AccountInfo, ann: httpx.AsyncClient) -> None:
+    bob = await store.accounts.create("bob@example.com", "bob's long password")
+    await store.trusted_senders.add(bob.id, "bobs-shop@example.org")
+    page = await ann.get("/settings")
+    assert "bobs-shop@example.org" not in page.text and "No senders yet." in page.text

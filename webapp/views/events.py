@@ -2,8 +2,10 @@
 
 Implementation notes:
 - The stream waits on ``store.events`` (the same wake-ups as IMAP IDLE) for every folder of
-  the signed-in account. A wake-up carries no data: after one, the stream reads the folder
-  counts and sends them as one ``mail`` event; the page then fetches the list again.
+  the signed-in account, and for the account's folder list: a folder created, renamed or
+  deleted elsewhere (an IMAP client) is sent at once, and its mail wakes the stream later.
+  A wake-up carries no data: after one, the stream reads the folder counts and sends them
+  as one ``mail`` event; the page then fetches the list again.
 - Bursts are merged: after a wake-up the stream waits ``SETTLE`` seconds before reading, so
   a delivery of 500 messages is one event, not 500.
 - Every stream ends: when the client goes away (Starlette cancels it on http.disconnect,
@@ -79,10 +81,12 @@ async def _first_wake(waiters: list[Waiter], stop: asyncio.Event, timeout: float
 
 async def stream(store: Store, account_id: int, streams: LiveStreams) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
-    folders = await store.folders.list(account_id)
-    waiters = [store.events.subscribe(f.id) for f in folders]
+    # The account waiter first: a folder created while the list is read still wakes us.
+    waiters = [store.events.subscribe_account(account_id)]
     ends_at = loop.time() + LIFETIME
     try:
+        folders = await store.folders.list(account_id)
+        waiters += [store.events.subscribe(f.id) for f in folders]
         # Counts first: whatever changed between the page load and now is not missed.
         yield f"retry: {RETRY_MS}\n" + _event("mail", counts(folders))
         while not streams.closing.is_set():
@@ -98,7 +102,11 @@ async def stream(store: Store, account_id: int, streams: LiveStreams) -> AsyncIt
                 if waiter.pending:
                     await waiter.wait(0)  # clears the flag; the counts below are newer
             folders = await store.folders.list(account_id)
-            known = {w.folder_id for w in waiters}
+            present = {f.id for f in folders}
+            for gone in [w for w in waiters if not w.account and w.folder_id not in present]:
+                gone.close()
+                waiters.remove(gone)
+            known = {w.folder_id for w in waiters if not w.account}
             waiters += [store.events.subscribe(f.id) for f in folders if f.id not in known]
             yield _event("mail", counts(folders))
     finally:

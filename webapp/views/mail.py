@@ -277,6 +277,19 @@ async def _message(request: Request) -> tuple[FolderInfo, list[FolderInfo], Stor
     return folder, folders, message
 
 
+MAX_BACK = 2000
+
+
+def back_path(value: str | None) -> str | None:
+    """The ``back`` of a message URL if it is a path on this site (never another site:
+    no open redirect), else None and "Back" goes to the folder."""
+    if not value or len(value) > MAX_BACK or not value.startswith("/") \
+            or value.startswith(("//", "/\\")) \
+            or any(ord(ch) < 0x20 or ch == "\x7f" for ch in value):
+        return None
+    return value
+
+
 def _view(requested: str | None, body: Body) -> str:
     """Formatted (HTML) when the sender wrote HTML, unless plain text was asked for."""
     if body.html is None or (requested == "text" and body.text is not None):
@@ -306,7 +319,11 @@ async def message_page(request: Request) -> Response:
     if view == "html" and body.html is not None and not images:
         blocked = sanitize_html(body.html, inline_image=lambda _cid: None).blocked_images
     context = await list_context(request, folder, folders)
+    sender = (await store.contacts.get(request.state.account.id, message.from_addr)
+              if message.from_addr else None)
     context.update(
+        back_url=back_path(request.query_params.get("back")),
+        sender_saved=sender is not None and sender.saved,
         current_uid=message.uid, message=message, view=view, images=images,
         trusted_sender=choice.trusted,
         blocked_images=blocked, has_html=body.html is not None,

@@ -156,7 +156,7 @@ def result_rows(form: SearchForm, items: list[Found], names: dict[int, str]) -> 
         sender = item.from_display or item.from_addr or "(unknown sender)"
         rows.append(ResultRow(
             found=item, folder=name, folder_label=_label(name),
-            url=urls.message(name, item.uid),
+            url=urls.message(name, item.uid, back=form.url(form.page)),
             sender=highlight(sender, marks("from")),
             subject=highlight(item.subject or "(no subject)", marks("subject")),
             snippet=snippet(item.body_start, marks("body"), fallback=item.preview),

@@ -1,4 +1,5 @@
-"""Settings: password, identities and signatures, display preferences.
+"""Settings: password, identities and signatures, display preferences, and the senders
+whose remote images are always shown (removed here; added from a message).
 
 Each section posts to its own URL and answers with the whole page, the error (if any)
 next to the field it is about and the fields as the user typed them; a successful change
@@ -34,6 +35,8 @@ DONE = {
     "identity": "The identity has been saved.",
     "identity-removed": "The identity has been removed.",
     "display": "Display preferences saved.",
+    "trusted-removed": "Remote images from that sender will be blocked again until you "
+                       "ask to see them.",
 }
 
 
@@ -52,6 +55,7 @@ async def _page(request: Request, status: int = 200, **context: Any) -> Response
     preferences = context.pop("preferences", None) or await store.preferences.get(account.id)
     page = {
         "identities": await store.identities.list(account.id),
+        "trusted_senders": await store.trusted_senders.list(account.id),
         "preferences": preferences,
         "densities": DENSITIES, "reading_panes": READING_PANES, "per_page_range": PER_PAGE_RANGE,
         "errors": {}, "section": "", "new_identity": {}, "edit_id": None,
