@@ -7,7 +7,16 @@ Implementation notes (see shared/search-bench.md for the measurements behind the
   characters cannot use trigrams: they fall back to ``tidings_contains()``, a Python
   function registered on every connection, over the folder's rows.
 - PostgreSQL: ILIKE '%needle%' with pg_trgm GIN indexes; searches run with a statement
-  timeout and are always scoped to one folder or one account's folders.
+  timeout and are always scoped to one folder or one account's folders. The index only
+  finds candidates: each is rechecked against its detoasted text, and ILIKE lowercases the
+  whole text first (about two thirds of a recheck). An ASCII needle is therefore tested as
+  ``col ~* 'needle' OR col ILIKE '%needle%'``: the case-insensitive regex stops at the first
+  occurrence without lowercasing, and for an ASCII needle it only finds what ILIKE finds
+  (its case variants are ASCII), so the OR is exactly ILIKE (``the``, 100k messages:
+  3.5 s -> 1.6 s). The GIN index answers both arms (a BitmapOr).
+- A webmail page of a common word is found by walking the folder newest first; on
+  PostgreSQL the walk is bounded to the newest ``WINDOW`` messages and falls back to the
+  index plan when the window holds too few matches (see ``common_words``).
 - A criterion tree (``And``/``Or``/``Not`` of leaves) compiles to one SQL WHERE clause over
   ``messages`` joined to ``contents``; flags, dates, sizes and UIDs combine freely with text.
 - Results come back as one aggregated value (``group_concat`` on SQLite, ``array_agg`` on
@@ -151,6 +160,14 @@ def like_pattern(needle: str) -> str:
     return f"%{escaped}%"
 
 
+def regex_literal(needle: str) -> str:
+    """A PostgreSQL ARE matching ``needle`` literally (ASCII needles only).
+
+    A backslash before a non-alphanumeric character always means that character.
+    """
+    return "".join(c if c.isalnum() else "\\" + c for c in needle)
+
+
 def _day_start(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
@@ -195,6 +212,46 @@ async def few_fts_candidates(conn: AsyncConnection, criterion: Criterion) -> boo
     probe = text("SELECT count(*) FROM (SELECT rowid FROM contents_fts "
                  "WHERE contents_fts MATCH :q LIMIT :n)").bindparams(q=match, n=FEW)
     return int((await conn.execute(probe)).scalar() or 0) < FEW
+
+
+# PostgreSQL: at least this many trigram matches (over the whole store) make a word common.
+FEW_PG = 50
+# PostgreSQL: how many of the newest messages a common word's page walk may test.
+WINDOW = 2000
+
+
+def _trgm_leaves(criterion: Criterion) -> list[Text]:
+    if _fts_leaf(criterion):
+        return [criterion]  # type: ignore[list-item]
+    if isinstance(criterion, And):
+        return [i for i in criterion.items if _fts_leaf(i)]  # type: ignore[misc]
+    return []
+
+
+async def common_words(conn: AsyncConnection, criterion: Criterion) -> bool:
+    """Whether ``criterion``'s text needs at least ``FEW_PG`` matches (PostgreSQL only).
+
+    The probe reads the GIN bitmap and rechecks at most ``FEW_PG`` rows, so it costs a few
+    ms; a rare needle then takes the index plan, a common one the walk newest first
+    (``the``, 100k messages: 3.5 s with the index, under 20 ms with the walk). Must run in
+    its own transaction: it forbids sequential scans there, as the LIMIT would tempt the
+    planner into a scan that never ends for a needle rarer than it estimates.
+    """
+    leaves = _trgm_leaves(criterion)
+    if not leaves:
+        return False
+    compiler = Compiler("postgresql")
+    await conn.execute(text("SET LOCAL enable_seqscan = off"))
+    probe = select(literal(1)).select_from(C).where(
+        *(compiler.compile(i) for i in leaves)).limit(FEW_PG).subquery()
+    found = (await conn.execute(select(sqlfunc.count()).select_from(probe))).scalar()
+    return int(found or 0) >= FEW_PG
+
+
+def window_start(scope: ColumnElement[bool], size: int) -> Select:
+    """The INTERNALDATE of the ``size``-th newest message in ``scope`` (none if fewer)."""
+    return (select(M.c.internal_date).where(scope)
+            .order_by(M.c.internal_date.desc()).offset(size - 1).limit(1))
 
 
 class Compiler:
@@ -249,7 +306,11 @@ class Compiler:
                 return _fts_match(_fts_query(field, needle))
             return or_(*(sqlfunc.tidings_contains(C.c[col], needle) == 1 for col in columns))
         pattern = like_pattern(needle)
-        return or_(*(C.c[col].ilike(pattern, escape="\\") for col in columns))
+        if not needle.isascii():
+            return or_(*(C.c[col].ilike(pattern, escape="\\") for col in columns))
+        regex = regex_literal(needle)
+        return or_(*(or_(C.c[col].op("~*")(regex), C.c[col].ilike(pattern, escape="\\"))
+                     for col in columns))
 
     def _header(self, name: str, needle: str) -> ColumnElement[bool]:
         # The header block is searched as text: a line "Name: ...needle...".
@@ -349,8 +410,31 @@ class Search:
         query = self._from(select(M.c.uid), criterion).where(
             scope, self.compiler.compile(criterion),
         ).order_by(M.c.internal_date.desc(), M.c.uid.desc()).limit(limit).offset(offset)
+        if not self.db.is_sqlite and await self._common(criterion):
+            found = await self._walk(query, scope, limit, offset)
+            if found is not None:
+                return found
         async with self._read() as conn:
             return list((await conn.execute(query)).scalars())
+
+    async def _common(self, criterion: Criterion) -> bool:
+        async with self._read() as conn:
+            return await common_words(conn, criterion)
+
+    async def _walk(self, query: Select, scope: ColumnElement[bool], limit: int,
+                    offset: int) -> list[int] | None:
+        """PostgreSQL: ``query``'s page from the newest ``WINDOW`` messages only, or None
+        if they hold too few matches to fill it (then the index plan must answer)."""
+        size = max(WINDOW, 10 * (limit + offset))
+        async with self._read() as conn:
+            start = (await conn.execute(window_start(scope, size))).scalar()
+            # Bitmap scans would read every candidate of the GIN index before the LIMIT.
+            await conn.execute(text("SET LOCAL enable_bitmapscan = off"))
+            bounded = query if start is None else query.where(M.c.internal_date >= start)
+            found = list((await conn.execute(bounded)).scalars())
+        # Every message outside the window is older than every one in it: a full page from
+        # the window is the page; so is any page when the window is the whole folder.
+        return found if len(found) == limit or start is None else None
 
     async def count(self, folder_id: int, criterion: Criterion) -> int:
         """How many of the folder's messages match (the webmail's result count)."""
