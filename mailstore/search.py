@@ -268,10 +268,17 @@ async def common_words(conn: AsyncConnection, criterion: Criterion) -> bool:
     return int(found or 0) >= FEW_PG
 
 
-def window_start(scope: ColumnElement[bool], size: int) -> Select:
-    """The INTERNALDATE of the ``size``-th newest message in ``scope`` (none if fewer)."""
-    return (select(M.c.internal_date).where(scope)
-            .order_by(M.c.internal_date.desc()).offset(size - 1).limit(1))
+def window_start(folders: Select, size: int) -> Select:
+    """The latest of the ``folders``' ``size``-th newest INTERNALDATEs (none if every folder
+    holds fewer): messages from then on make a walk's window.
+
+    Per folder, so each is one short backward scan of messages(folder_id, internal_date);
+    the ``size``-th newest of all the folders together costs a sort of all their messages.
+    """
+    nth = (select(M.c.internal_date.label("day")).where(M.c.folder_id == F.c.id)
+           .order_by(M.c.internal_date.desc()).offset(size - 1).limit(1)).lateral("nth")
+    return select(sqlfunc.max(nth.c.day)).select_from(F.join(nth, true())).where(
+        F.c.id.in_(folders))
 
 
 class Compiler:
@@ -430,7 +437,7 @@ class Search:
             scope, self.compiler.compile(criterion),
         ).order_by(M.c.internal_date.desc(), M.c.uid.desc()).limit(limit).offset(offset)
         if not self.db.is_sqlite and await self._common(criterion):
-            found = await self._walk(query, scope, limit, offset)
+            found = await self._walk(query, folder_id, limit, offset)
             if found is not None:
                 return found
         async with self._read() as conn:
@@ -440,13 +447,14 @@ class Search:
         async with self._read() as conn:
             return await common_words(conn, criterion)
 
-    async def _walk(self, query: Select, scope: ColumnElement[bool], limit: int,
+    async def _walk(self, query: Select, folder_id: int, limit: int,
                     offset: int) -> list[int] | None:
         """PostgreSQL: ``query``'s page from the newest ``WINDOW`` messages only, or None
         if they hold too few matches to fill it (then the index plan must answer)."""
         size = max(WINDOW, 10 * (limit + offset))
         async with self._read() as conn:
-            start = (await conn.execute(window_start(scope, size))).scalar()
+            start = (await conn.execute(
+                window_start(select(literal(folder_id)), size))).scalar()
             # Bitmap scans would read every candidate of the GIN index before the LIMIT.
             await conn.execute(text("SET LOCAL enable_bitmapscan = off"))
             bounded = query if start is None else query.where(M.c.internal_date >= start)
