@@ -408,10 +408,11 @@ def uses_fts(node: Criterion) -> bool:
 
 
 class Search:
-    def __init__(self, db: Database, timeout_ms: int = 10_000) -> None:
+    def __init__(self, db: Database, timeout_ms: int = 10_000, window: int = WINDOW) -> None:
         self.db = db
         self.compiler = Compiler(db.dialect)
         self.timeout_ms = timeout_ms
+        self.window = window
 
     async def folder(self, folder_id: int, criterion: Criterion) -> list[int]:
         """UIDs of the folder's messages that match, ascending."""
@@ -451,7 +452,7 @@ class Search:
                     offset: int) -> list[int] | None:
         """PostgreSQL: ``query``'s page from the newest ``WINDOW`` messages only, or None
         if they hold too few matches to fill it (then the index plan must answer)."""
-        size = max(WINDOW, 10 * (limit + offset))
+        size = max(self.window, 10 * (limit + offset))
         async with self._read() as conn:
             start = (await conn.execute(
                 window_start(select(literal(folder_id)), size))).scalar()

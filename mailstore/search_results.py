@@ -81,10 +81,11 @@ class ResultPage:
 
 
 class SearchResults:
-    def __init__(self, db: Database, timeout_ms: int = 10_000) -> None:
+    def __init__(self, db: Database, timeout_ms: int = 10_000, window: int = WINDOW) -> None:
         self.db = db
         self.compiler = Compiler(db.dialect)
         self.timeout_ms = timeout_ms
+        self.window = window
 
     async def page(
         self, account_id: int, criterion: Criterion, *,
@@ -147,7 +148,7 @@ class SearchResults:
         """PostgreSQL: the page from the newest ``WINDOW`` messages of the scope, with a
         capped total; None if the window holds too few matches to fill the page."""
         in_scope = M.c.folder_id.in_(scope)
-        size = max(WINDOW, 10 * (offset + limit))
+        size = max(self.window, 10 * (offset + limit))
         async with self.db.read() as conn:
             await conn.execute(text(f"SET LOCAL statement_timeout = {int(self.timeout_ms)}"))
             start = (await conn.execute(window_start(scope, size))).scalar()
