@@ -336,7 +336,7 @@ class Compiler:
         if not needle.isascii():
             return or_(*(C.c[col].ilike(pattern, escape="\\") for col in columns))
         regex = regex_literal(needle)
-        return or_(*(C.c[col].op("~")(regex) for col in columns))
+        return or_(*(C.c[col].bool_op("~")(regex) for col in columns))
 
     def _header(self, name: str, needle: str) -> ColumnElement[bool]:
         # The header block is searched as text: a line "Name: ...needle...".
