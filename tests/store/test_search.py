@@ -185,6 +185,22 @@ async def test_short_needles_fold_case_like_python_also_beyond_ascii(
     assert await store.search.folder(folder, S.Text("subject", "%")) == []
 
 
+async def test_ascii_needles_find_the_non_ascii_letters_that_lowercase_to_ascii(
+        store: Store, account) -> None:
+    # U+212A KELVIN SIGN lowercases to "k", U+0130 to "i" + U+0307: a brute-force scan
+    # finds the first in any ASCII needle, the second only as a needle's last "i"
+    # (PostgreSQL tests ASCII needles as a regex, not with ILIKE).
+    folder = (await store.folders.get(account.id, "INBOX")).id
+    await store.messages.append(folder, "Subject: 300 \u212aelvin\r\n\r\nx\r\n".encode())
+    await store.messages.append(folder, "Subject: \u0130stanbul\r\n\r\nx\r\n".encode())
+    await store.messages.append(folder, b"Subject: KELVIN [istanbul] a.b\r\n\r\nx\r\n")
+    assert await store.search.folder(folder, S.Text("subject", "kelvin")) == [1, 3]
+    assert await store.search.folder(folder, S.Text("subject", "ISTANBUL")) == [3]
+    assert await store.search.folder(folder, S.Text("subject", "[istanbul]")) == [3]
+    assert await store.search.folder(folder, S.Text("subject", "a.b")) == [3]
+    assert await store.search.folder(folder, S.Text("subject", "a\\b")) == []
+
+
 async def test_several_text_criteria_and_flags_combine_in_one_search(
         store: Store, account) -> None:
     folder = (await store.folders.get(account.id, "INBOX")).id

@@ -177,7 +177,7 @@ async def search_page(request: Request) -> Response:
     context: dict[str, object] = {
         "search": form, "folders": folder_links(folders, None),
         "folder": current,
-        "rows": [], "total": 0, "page": 1, "pages": 1, "searched": False,
+        "rows": [], "total": 0, "more": False, "page": 1, "pages": 1, "searched": False,
     }
     if form.errors or form.empty:
         return render(request, "search.html", context,
@@ -196,8 +196,10 @@ async def search_page(request: Request) -> Response:
             offset=offset, limit=per_page)
     names = {f.id: f.name for f in folders}
     context.update(
-        rows=result_rows(form, found.items, names), total=found.total, page=form.page,
-        pages=max(1, math.ceil(found.total / per_page)), searched=True,
+        rows=result_rows(form, found.items, names), total=found.total, more=found.more,
+        page=form.page, searched=True,
+        # "More than" a capped total: one page beyond what was counted stays reachable.
+        pages=max(1, math.ceil(found.total / per_page)) + (1 if found.more else 0),
         first=offset + 1 if found.items else 0, last=offset + len(found.items),
         scope_label="all folders" if form.scope == "all" else _label(current.name),
     )
