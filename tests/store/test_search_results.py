@@ -103,7 +103,7 @@ async def test_a_common_word_pages_and_counts_the_same_as_a_rare_one(
     assert len(in_inbox) > S.FEW  # the common-word plan is the one under test
     total = len(in_inbox) + 1
     first = await store.search_results.page(account.id, wanted, limit=5)
-    # PostgreSQL counts a common word only five pages ahead: "more than 25".
+    # A common word is counted only five pages ahead: "more than 25".
     assert (first.total, first.more) in ((total, False), (25, True))
     assert first.items[0].folder_id == archive
     newest = sorted(in_inbox, reverse=True)[:4]
