@@ -48,22 +48,7 @@ def test_every_third_party_import_of_the_server_is_a_runtime_dependency() -> Non
         distributions = {_normalise(d) for d in providers.get(module, [])}
         if not distributions:
             missing[module] = "no installed distribution provides it"
-        elif not distributions & declared and not _pulled_in(distributions):
+        elif not distributions & declared:
             missing[module] = f"provided by {sorted(distributions)}, not declared"
     assert not missing, missing
 
-
-def _pulled_in(distributions: set[str]) -> bool:
-    """Modules that come with a declared dependency (e.g. markupsafe with jinja2)."""
-    from importlib.metadata import requires
-
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    for spec in project["dependencies"]:
-        name = re.split(r"[\s\[<>=!~;]", spec, maxsplit=1)[0]
-        for requirement in requires(name) or []:
-            required = re.split(r"[\s\[<>=!~;(]", requirement, maxsplit=1)[0]
-            if "extra ==" in requirement and "[" not in spec:
-                continue
-            if _normalise(required) in distributions:
-                return True
-    return False
