@@ -144,12 +144,8 @@ class SearchResults:
             ).subquery("matches")
             # As on PostgreSQL, count only COUNT_PAGES ahead ("more than 250"): the exact
             # total of "the" in 100k messages is ~40 ms of the page's time.
-            cap = offset + COUNT_PAGES * limit
-            upto = (select(literal(1)).select_from(source).where(*conditions)
-                    .limit(cap + 1)).subquery()
-            rows = await self._run(select(func.count()).select_from(upto))
-            more = int(rows[0][0]) > cap
-            counted: int | None = min(int(rows[0][0]), cap)
+            capped, more = await self._capped_count(source, conditions, offset, limit)
+            counted: int | None = capped
         else:
             matches = (
                 select(M.c.id, func.count().over().label("total"))
@@ -198,15 +194,24 @@ class SearchResults:
             rows = (await conn.execute(self._page_query(matches, order))).all()
         if len(rows) < limit and start is not None:
             return None
+        counted, more = await self._capped_count(source, [in_scope, *conditions], offset, limit)
+        return ResultPage(counted, [_found(r) for r in rows], more=more)
+
+    async def _capped_count(self, source: object, conditions: list, offset: int,
+                            limit: int) -> tuple[int, bool]:
+        """The total counted only ``COUNT_PAGES`` pages past ``offset``, and whether there
+        are more matches than that."""
         cap = offset + COUNT_PAGES * limit
+        upto = (select(literal(1)).select_from(source).where(*conditions)
+                .limit(cap + 1)).subquery()
         async with self.db.read() as conn:
-            await conn.execute(text(f"SET LOCAL statement_timeout = {int(self.timeout_ms)}"))
-            await conn.execute(text("SET LOCAL enable_seqscan = off"))
-            upto = (select(literal(1)).select_from(source).where(in_scope, *conditions)
-                    .limit(cap + 1)).subquery()
+            if not self.db.is_sqlite:
+                await conn.execute(
+                    text(f"SET LOCAL statement_timeout = {int(self.timeout_ms)}"))
+                await conn.execute(text("SET LOCAL enable_seqscan = off"))
             counted = int((await conn.execute(
                 select(func.count()).select_from(upto))).scalar() or 0)
-        return ResultPage(min(counted, cap), [_found(r) for r in rows], more=counted > cap)
+        return min(counted, cap), counted > cap
 
     async def _common_pg(self, criterion: Criterion) -> bool:
         async with self.db.read() as conn:
