@@ -365,3 +365,35 @@ class TrustedSender(Base):
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     address: Mapped[str] = mapped_column(String(320), primary_key=True)
+
+
+class AuditEntry(Base):
+    """One change an administrator made: who, what, when, the old and the new value.
+
+    ``old_value`` and ``new_value`` are JSON (null when there was nothing before or after);
+    secrets such as passwords are never written here, only that they changed.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(320))
+    client_ip: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(Text, default="")
+    old_value: Mapped[str] = mapped_column(Text, default="null")
+    new_value: Mapped[str] = mapped_column(Text, default="null")
+
+
+class ServerSetting(Base):
+    """A setting changed in the web admin, over the value in ``tidings.toml``.
+
+    ``name`` is the dotted TOML path (``smtp.max_message_size``), ``value`` its JSON. The
+    database, not the file, holds these so that every node of a cluster sees one truth.
+    """
+
+    __tablename__ = "server_settings"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[int] = mapped_column(BigInteger)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mailstore.accounts import Accounts
+from mailstore.audit import AuditLog
 from mailstore.blobs import BlobStore
 from mailstore.collectors import KEY_FILE, Collectors
 from mailstore.contacts import Contacts
@@ -23,6 +24,7 @@ from mailstore.preferences import PreferenceStore
 from mailstore.routing import Router
 from mailstore.search import Search
 from mailstore.search_results import SearchResults
+from mailstore.server_settings import ServerSettings
 from mailstore.throttle import FailureLimiter
 from mailstore.trace import Traces
 from mailstore.trusted import TrustedSenders
@@ -58,6 +60,9 @@ class Store:
                              self.delivery, self.identities, self.contacts)
         # ISP mailboxes; their passwords' key file sits in the data folder, beside blobs/.
         self.collectors = Collectors(self.db, blob_root.parent / KEY_FILE)
+        # The web admin: who changed what, and the settings changed over tidings.toml.
+        self.audit = AuditLog(self.db)
+        self.server_settings = ServerSettings(self.db)
         # Failed logins per client address, for every front door (tidings.toml [logins]).
         self.logins = FailureLimiter(limit=5, lockout=900)
 

@@ -6,6 +6,7 @@ wrong, so that ``tidings serve`` can refuse to start with a message an admin can
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import secrets
@@ -196,6 +197,11 @@ messages_per_page = 50
 
 def load(data_dir: Path) -> Config:
     """Read and validate ``tidings.toml`` in ``data_dir``."""
+    return parse(read_raw(data_dir), data_dir, str(data_dir / CONFIG_NAME))
+
+
+def read_raw(data_dir: Path) -> dict:
+    """``tidings.toml`` as TOML tables, not yet validated."""
     if not data_dir.is_dir():
         raise ConfigError(
             f"data folder {data_dir} does not exist; create it with "
@@ -212,7 +218,33 @@ def load(data_dir: Path) -> Config:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    return parse(raw, data_dir, str(path))
+    return raw
+
+
+def with_overrides(raw: dict, overrides: dict[str, object]) -> dict:
+    """``raw`` with each dotted name (``smtp.max_message_size``) set to its value: the
+    settings changed in the web admin, laid over the file."""
+    merged = copy.deepcopy(raw)
+    for name, value in overrides.items():
+        *tables, key = name.split(".")
+        table = merged
+        for part in tables:
+            inner = table.get(part)
+            if not isinstance(inner, dict):
+                inner = table[part] = {}
+            table = inner
+        table[key] = copy.deepcopy(value)
+    return merged
+
+
+def lookup(raw: dict, name: str) -> object:
+    """The value at a dotted name, or None when the file does not set it."""
+    value: object = raw
+    for part in name.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
 
 
 def parse(raw: dict, data_dir: Path, source: str = CONFIG_NAME) -> Config:

@@ -16,6 +16,7 @@ from mailstore.errors import StoreError
 from mailstore.store import Store
 from tidings import config as config_mod
 from tidings.config import Config
+from tidings.live import LiveConfig
 from tidings.migrate import head_revision, upgrade
 from tidings.tls import create_self_signed
 
@@ -65,6 +66,7 @@ async def _schema_revision(conn: object) -> str | None:
 class Runtime:
     config: Config
     store: Store
+    live: LiveConfig
 
     @classmethod
     async def open(cls, data_option: str | None, migrate: bool = True) -> Runtime:
@@ -73,7 +75,11 @@ class Runtime:
         check_writable(data_dir)
         if migrate:
             await prepare_database(cfg.database_url)
-        return cls(cfg, Store(cfg.database_url, cfg.blob_dir))
+        store = Store(cfg.database_url, cfg.blob_dir)
+        live = LiveConfig(data_dir, store, cfg)
+        if migrate:  # without migrations the settings table may not exist yet
+            cfg = await live.load()
+        return cls(cfg, store, live)
 
     async def close(self) -> None:
         await self.store.close()

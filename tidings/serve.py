@@ -29,6 +29,7 @@ from protocols.smtp.checks import build_checks, resolver_for
 from protocols.smtp.server import SmtpServer
 from protocols.smtp.settings import MX, SUBMISSION, SUBMISSIONS, SmtpSettings
 from tidings.config import RUNNING_SERVICES, Config
+from tidings.control import Control
 from tidings.runtime import Runtime, RuntimeProblem
 from tidings.tls import server_context
 
@@ -85,8 +86,9 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     from webapp.app import close_streams, create_app
 
     smtp_limits = cfg.smtp or SmtpSettings(cfg.hostname)
+    control = Control(runtime.live)
     app = create_app(runtime.store, cfg.secret_key, messages_per_page=cfg.messages_per_page,
-                     max_message_size=smtp_limits.max_message_size)
+                     max_message_size=smtp_limits.max_message_size, control=control)
     # Webmail messages whose undo window was running when the server stopped go out now.
     runtime.store.outbox.hostname = cfg.hostname
     await runtime.store.outbox.recover()
@@ -113,8 +115,18 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
                       connect_check=connect)
     await smtp.start({name: sock for name, sock in sockets.items() if name in SMTP_SERVICES})
     runner = await start_delivery(runtime)
+
+    async def apply_smtp(new: Config) -> None:
+        settings = new.smtp or SmtpSettings(new.hostname)
+        runtime.store.delivery.duplicate_window = settings.duplicate_window_hours * 3600
+        smtp.reconfigure(settings, *build_checks(settings))
+        app.state.max_message_size = settings.max_message_size
+
+    runtime.live.appliers.append(apply_smtp)
+    watcher = asyncio.create_task(runtime.live.watch())
     for name, sock in sockets.items():
         host, port = sock.getsockname()[:2]
+        control.listening[name] = (host, port)
         where = f"http://{host}:{port}/" if name == "web" else f"{host}:{port}"
         print(f"tidings: {name} listening on {where}", file=sys.stderr, flush=True)
     print("tidings: collector scheduler running", file=sys.stderr, flush=True)
@@ -123,6 +135,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     try:
         await stop.wait()
     finally:
+        watcher.cancel()
         close_streams(app)  # open /events streams would hold uvicorn's shutdown
         for s in servers:
             s.should_exit = True

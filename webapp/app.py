@@ -17,6 +17,9 @@ from starlette.staticfiles import StaticFiles
 
 from mailstore.store import Store
 from webapp import csrf
+from webapp.admin import admin_routes
+from webapp.admin.control import ServerControl
+from webapp.admin.guard import admin_required, admin_unknown
 from webapp.assets import htmx_endpoint, htmx_path
 from webapp.auth import SESSION_MAX_AGE, session_cookie_name
 from webapp.csrf import CSRFError, CSRFMiddleware, Endpoint
@@ -85,6 +88,8 @@ def routes() -> list[BaseRoute]:
         _route("/settings/identities/{identity_id:int}", settings.save_identity, ["POST"]),
         _route("/settings/identities/{identity_id:int}/delete", settings.remove_identity,
                ["POST"]),
+        *[_route(path, admin_required(view), methods) for path, view, methods in admin_routes()],
+        _route("/admin/{rest:path}", admin_unknown, ["GET", "POST"]),
         # Only our own static files are compressed: HTML pages carry the CSRF token next to
         # text an attacker can reflect, and compressing them would open them to BREACH.
         Mount("/static", app=GZipMiddleware(Router([
@@ -102,6 +107,7 @@ def create_app(
     secure_cookies: bool = False,
     max_message_size: int = 25 * 1024 * 1024,
     undo_seconds: float = 10,
+    control: ServerControl | None = None,
 ) -> Starlette:
     """The webmail as an ASGI app over ``store``.
 
@@ -109,7 +115,8 @@ def create_app(
     everyone is signed out. ``secure_cookies`` marks the cookies Secure (and __Host-), for
     deployments behind HTTPS. ``max_message_size`` is the largest message the webmail
     lets a user send (pass the SMTP limit, so what we send is what we would accept);
-    ``undo_seconds`` is how long a sent message can still be taken back.
+    ``undo_seconds`` is how long a sent message can still be taken back; ``control`` is
+    the running server, for the admin pages that show or change it.
     """
     if len(secret_key) < 16:
         raise ValueError("secret_key must be at least 16 characters; generate one with "
@@ -134,6 +141,7 @@ def create_app(
     app.state.live_streams = events.LiveStreams()
     app.state.max_message_size = max_message_size
     app.state.undo_seconds = undo_seconds
+    app.state.control = control
     return app
 
 

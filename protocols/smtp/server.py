@@ -99,6 +99,17 @@ class SmtpServer:
             self._servers.append(await loop.create_server(
                 factory, sock=sock, ssl=self.tls_context if implicit else None))
 
+    def reconfigure(self, settings: SmtpSettings, sender_check: SenderCheck | None = None,
+                    connect_check: ConnectCheck | None = None) -> None:
+        """Use new settings from the next command on: limits, relay networks and checks
+        change for sessions already open too, as an administrator expects."""
+        self.settings = settings
+        self.sender_check = sender_check
+        self.connect_check = connect_check
+        self.connections.limit = settings.max_connections_per_ip
+        self.ip_rate.limit = settings.messages_per_minute_per_ip
+        self.user_rate.limit = settings.messages_per_minute_per_user
+
     async def stop(self) -> None:
         for server in self._servers:
             server.close()

@@ -1,0 +1,41 @@
+"""What the web admin asks of the running server, beyond the store.
+
+The admin is part of the web app, which may not import the protocol servers; the
+composition root (``tidings serve``) hands it an object with this interface instead
+(``tidings.control.Control``). Apps made without one (most web tests) show the admin's
+server pages as unavailable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStatus:
+    """One front door: whether it is switched on, and whether it is listening now."""
+
+    name: str
+    address: str
+    port: int
+    enabled: bool
+    running: bool
+    problem: str = ""  # why it is not running although enabled
+
+
+class ServerControl(Protocol):
+    def setting(self, name: str) -> object:
+        """The value the server uses for a dotted name, e.g. ``smtp.max_message_size``
+        (None where the built-in default applies)."""
+
+    def file_setting(self, name: str) -> object:
+        """The value ``tidings.toml`` gives (None when it gives none)."""
+
+    def check_settings(self, changes: Mapping[str, object]) -> dict[str, str]:
+        """The problem with each change, by name; empty when they can all be saved.
+        Save with ``store.server_settings.change``: the server applies it at once."""
+
+    def services(self) -> list[ServiceStatus]:
+        """Every front door in the configuration's order."""
