@@ -24,6 +24,7 @@ from mailstore.messages import prepare
 from mailstore.store import Store
 from mailstore.values import AccountInfo, NewMessage
 from webapp import create_app
+from webapp.admin.control import ServerControl
 from webapp.app import close_streams
 
 PASSWORD = "correct horse battery"
@@ -34,8 +35,10 @@ _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 class LiveServer:
     """uvicorn serving the webmail on 127.0.0.1:<random port>."""
 
-    def __init__(self, store: Store, messages_per_page: int = 50) -> None:
-        self.app = create_app(store, SECRET, messages_per_page=messages_per_page)
+    def __init__(self, store: Store, messages_per_page: int = 50,
+                 control: ServerControl | None = None) -> None:
+        self.app = create_app(store, SECRET, messages_per_page=messages_per_page,
+                              control=control)
         # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted connections only
         # then, and without it every response waits ~40 ms for a delayed ACK.
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
