@@ -19,6 +19,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
@@ -49,7 +50,7 @@ class SessionListener:
         self._sessions: set[asyncio.Task] = set()
 
     async def start(self, sock: socket.socket, handler: Handler,
-                    tls: ssl.SSLContext | None = None) -> None:
+                    tls: ssl.SSLContext | None = None) -> asyncio.Server:
         """Accept connections on ``sock``; with ``tls``, TLS from the first byte."""
 
         async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -68,6 +69,13 @@ class SessionListener:
             connected, sock=sock, ssl=tls, limit=self.line_limit,
             ssl_handshake_timeout=60 if tls is not None else None)
         self._servers.append(server)
+        return server
+
+    def stop_listening(self, server: asyncio.Server) -> None:
+        """Close one socket: no new connections there; sessions already open go on."""
+        server.close()
+        if server in self._servers:
+            self._servers.remove(server)
 
     @property
     def sessions(self) -> int:
@@ -95,20 +103,48 @@ class SessionServer:
     def __init__(self, protocol: str, line_limit: int, tls: ssl.SSLContext | None) -> None:
         self.tls_context = tls
         self._listener = SessionListener(protocol, line_limit)
+        # implicit TLS or not -> (allow, deny) networks; empty allow: everyone may connect
+        self.access: dict[bool, tuple[tuple[Network, ...], tuple[Network, ...]]] = {}
 
     def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                 tls: bool) -> Awaitable[None]:
         raise NotImplementedError
 
-    async def start(self, sock: socket.socket, implicit_tls: bool = False) -> None:
-        """Accept connections on ``sock`` (TLS from the first byte when ``implicit_tls``)."""
+    async def start(self, sock: socket.socket, implicit_tls: bool = False) -> asyncio.Server:
+        """Accept connections on ``sock`` (TLS from the first byte when ``implicit_tls``).
+
+        A client whose address ``refused`` names is disconnected before the greeting: the
+        allow and deny lists are looked up per connection, so a change applies at once."""
         if implicit_tls and self.tls_context is None:
             raise ValueError("implicit TLS needs a TLS context")
 
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if self.refused(Peer.of(writer).ip, implicit_tls):
+                writer.close()
+                return
             await self.session(reader, writer, implicit_tls)
 
-        await self._listener.start(sock, serve, self.tls_context if implicit_tls else None)
+        return await self._listener.start(sock, serve,
+                                          self.tls_context if implicit_tls else None)
+
+    def refused(self, ip: str, implicit_tls: bool) -> bool:
+        """Whether the plain (``implicit_tls`` False) or TLS socket turns ``ip`` away."""
+        allow, deny = self.access.get(implicit_tls, ((), ()))
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False  # a Unix socket: local
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+
+        def within(networks: tuple[Network, ...]) -> bool:
+            return any(address.version == n.version and address in n for n in networks)
+
+        return within(deny) or (bool(allow) and not within(allow))
+
+    def stop_listening(self, server: asyncio.Server) -> None:
+        """Stop accepting on one socket given by ``start``; open sessions go on."""
+        self._listener.stop_listening(server)
 
     @property
     def sessions(self) -> int:

@@ -54,6 +54,8 @@ class Config:
     delivery: DeliverySettings | None = None
     login_max_failures: int = 5
     login_lockout_seconds: int = 900
+    # IMAP/POP3 service -> (allow, deny) networks ([access.allow], [access.deny])
+    access: dict[str, tuple[tuple, tuple]] = field(default_factory=dict)
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -144,6 +146,13 @@ duplicate_window_hours = 168
 
 [smtp.deny]
 # Per service, networks that may not connect, e.g. smtp = ["203.0.113.0/24"]
+
+[access.allow]
+# The same for the mail-reading services imap, imaps, pop3 and pop3s, e.g.
+# pop3 = ["192.168.1.0/24"]
+
+[access.deny]
+# imaps = ["203.0.113.0/24"]
 
 [delivery]
 # How mail leaves: "direct" to each recipient domain's mail servers (MX), or a list of
@@ -288,8 +297,25 @@ def parse(raw: dict, data_dir: Path, source: str = CONFIG_NAME) -> Config:
         database_url=url or default_database_url(data_dir), secret_key=secret,
         messages_per_page=per_page, smtp=(smtp := parse_smtp(raw, hostname, source)),
         delivery=_delivery(raw, hostname, smtp.dns_servers, source),
-        **parse_logins(raw, source),
+        access=parse_access(raw, source), **parse_logins(raw, source),
     )
+
+
+ACCESS_SERVICES = ("imap", "imaps", "pop3", "pop3s")
+
+
+def parse_access(raw: dict, source: str) -> dict[str, tuple[tuple, tuple]]:
+    """``[access.allow]`` and ``[access.deny]``: who may connect to IMAP and POP3."""
+    table = _table(raw, "access", source)
+    allow = _subtable(table, "allow", source, "access")
+    deny = _subtable(table, "deny", source, "access")
+    for key in (*allow, *deny):
+        if key not in ACCESS_SERVICES:
+            raise ConfigError(f"{source}: [access.allow]/[access.deny] {key} is not a "
+                              f"mail-reading service; known: {', '.join(ACCESS_SERVICES)}")
+    return {name: (_networks(allow.get(name, []), f"[access.allow] {name}", source),
+                   _networks(deny.get(name, []), f"[access.deny] {name}", source))
+            for name in ACCESS_SERVICES}
 
 
 def _delivery(raw: dict, hostname: str, dns_servers: tuple[str, ...],
@@ -362,10 +388,10 @@ def parse_smtp(raw: dict, hostname: str, source: str) -> SmtpSettings:
     return SmtpSettings(listeners=listeners, **values)
 
 
-def _subtable(table: dict, name: str, source: str) -> dict:
+def _subtable(table: dict, name: str, source: str, parent: str = "smtp") -> dict:
     value = table.get(name, {})
     if not isinstance(value, dict):
-        raise ConfigError(f"{source}: [smtp.{name}] must be a table")
+        raise ConfigError(f"{source}: [{parent}.{name}] must be a table")
     return value
 
 

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import errno
+import socket
+import ssl
 from collections.abc import Mapping
 
-from tidings.config import RUNNING_SERVICES
+from tidings import certificates
+from tidings.config import RUNNING_SERVICES, Config, ConfigError
 from tidings.live import LiveConfig
-from webapp.admin.control import ServiceStatus
+from webapp.admin.control import CertificateCheck, CertificateInfo, ServiceStatus
+
+# The web listener serves the admin's own page: moving or stopping it from that page would
+# cut the admin off mid-change, so only tidings.toml (and a restart) changes it.
+WEB_ONLY_IN_FILE = ("ports.web", "services.web")
+WEB_REFUSAL = ("the web port can only be changed in tidings.toml, followed by a restart: "
+               "changing it here would cut off this page")
 
 
 class Control:
     """Built by ``tidings serve``; services report themselves with ``listening``."""
 
-    def __init__(self, live: LiveConfig) -> None:
+    def __init__(self, live: LiveConfig, tls: ssl.SSLContext | None = None) -> None:
         self.live = live
+        self.tls = tls  # the context every TLS listener shares (None: nothing listening)
         self.listening: dict[str, tuple[str, int]] = {}  # service -> bound (host, port)
         self.problems: dict[str, str] = {}  # service -> why it could not start
 
@@ -24,7 +35,42 @@ class Control:
         return self.live.file_value(name)
 
     def check_settings(self, changes: Mapping[str, object]) -> dict[str, str]:
-        return self.live.check(changes)
+        problems = {name: WEB_REFUSAL for name in changes if name in WEB_ONLY_IN_FILE}
+        problems.update(self.live.check(
+            {k: v for k, v in changes.items() if k not in problems}))
+        if problems or not changes:
+            return problems
+        try:
+            new = self.live.parse({**self.live.overrides, **changes})
+        except ConfigError:  # reported above
+            return problems
+        return self._address_problems(self.live.config, new, changes)
+
+    def _address_problems(self, old: Config, new: Config,
+                          changes: Mapping[str, object]) -> dict[str, str]:
+        """A mail service that would move to an address this machine cannot listen on
+        (taken by another program, or not one of its addresses): the change is refused
+        before anything is saved, so nothing changes."""
+        ours = set(self.listening.values())
+        problems: dict[str, str] = {}
+        for name in RUNNING_SERVICES:
+            if name == "web" or not new.enabled.get(name) or not new.ports[name]:
+                continue
+            address = (new.bind, new.ports[name])
+            if old.enabled.get(name) and (old.bind, old.ports[name]) == address \
+                    and name not in self.problems:
+                continue
+            if address in ours:  # one of ours, released before it is bound again
+                continue
+            problem = bind_problem(*address)
+            if problem:
+                for key in (f"ports.{name}", "server.bind", f"services.{name}"):
+                    if key in changes:
+                        problems.setdefault(key, f"{name}: {problem}")
+                        break
+                else:
+                    problems.setdefault(next(iter(changes)), f"{name}: {problem}")
+        return problems
 
     def services(self) -> list[ServiceStatus]:
         cfg = self.live.config
@@ -35,3 +81,41 @@ class Control:
                 name, host, port, cfg.enabled.get(name, False), name in self.listening,
                 self.problems.get(name, "")))
         return result
+
+    def certificate(self) -> CertificateInfo | None:
+        return certificates.read(self.live.config.tls_dir)
+
+    def check_certificate(self, cert_pem: bytes, key_pem: bytes) -> CertificateCheck:
+        return certificates.check(cert_pem, key_pem, self.live.config.hostname)
+
+    def install_certificate(self, cert_pem: bytes, key_pem: bytes) -> CertificateCheck:
+        verdict = self.check_certificate(cert_pem, key_pem)
+        if not verdict.problems:
+            certificates.install(self.live.config.tls_dir, cert_pem, key_pem, self.tls)
+        return verdict
+
+
+def bind_problem(host: str, port: int) -> str:
+    """Why this machine cannot listen on ``host:port``, in plain words ("" if it can)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(1)
+    except OSError as exc:
+        return plain_reason(exc, host, port)
+    return ""
+
+
+def plain_reason(exc: OSError, host: str, port: int) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} is already in use by another program on this machine"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine"
+    if exc.errno == errno.EACCES:
+        return (f"port {port} is below 1024 and the server may not use it (run it with the "
+                "right to bind low ports)")
+    if isinstance(exc, socket.gaierror):
+        return f"{host} is not an IP address"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"

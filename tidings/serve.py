@@ -27,9 +27,10 @@ from protocols.delivery.settings import DeliverySettings
 from protocols.delivery.srs import Srs
 from protocols.smtp.checks import build_checks, resolver_for
 from protocols.smtp.server import SmtpServer
-from protocols.smtp.settings import MX, SUBMISSION, SUBMISSIONS, SmtpSettings
+from protocols.smtp.settings import SmtpSettings
 from tidings.config import RUNNING_SERVICES, Config
 from tidings.control import Control
+from tidings.listeners import MAIL_SERVICES, Listeners
 from tidings.runtime import Runtime, RuntimeProblem
 from tidings.tls import server_context
 
@@ -37,9 +38,6 @@ if TYPE_CHECKING:
     from protocols.collector.scheduler import CollectorScheduler
     from protocols.imap.server import ImapServer
     from protocols.pop3.server import Pop3Server
-
-SMTP_SERVICES = (MX, SUBMISSION, SUBMISSIONS)
-
 
 def bind(cfg: Config, service: str) -> socket.socket:
     """A listening socket for one service, or a RuntimeProblem that says why not."""
@@ -86,7 +84,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     from webapp.app import close_streams, create_app
 
     smtp_limits = cfg.smtp or SmtpSettings(cfg.hostname)
-    control = Control(runtime.live)
+    control = Control(runtime.live, tls)
     app = create_app(runtime.store, cfg.secret_key, messages_per_page=cfg.messages_per_page,
                      max_message_size=smtp_limits.max_message_size, control=control)
     # Webmail messages whose undo window was running when the server stopped go out now.
@@ -103,8 +101,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    imap = await start_mail_access(runtime, sockets, tls, "imap")
-    pop3 = await start_mail_access(runtime, sockets, tls, "pop3")
+    imap, pop3 = mail_access(runtime, tls)
     collector = start_collector(runtime)
     tasks = [asyncio.create_task(s.serve(sockets=[sockets["web"]])) for s in servers]
     runtime.store.logins = FailureLimiter(cfg.login_max_failures, cfg.login_lockout_seconds)
@@ -113,7 +110,10 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     sender, connect = build_checks(smtp_settings)
     smtp = SmtpServer(runtime.store, smtp_settings, tls, sender_check=sender,
                       connect_check=connect)
-    await smtp.start({name: sock for name, sock in sockets.items() if name in SMTP_SERVICES})
+    listeners = Listeners(control, smtp, {"imap": imap, "pop3": pop3})
+    for name, sock in sockets.items():
+        if name in MAIL_SERVICES:
+            await listeners.start(name, sock, (cfg.bind, cfg.ports[name]))
     runner = await start_delivery(runtime)
 
     async def apply_smtp(new: Config) -> None:
@@ -121,8 +121,11 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
         runtime.store.delivery.duplicate_window = settings.duplicate_window_hours * 3600
         smtp.reconfigure(settings, *build_checks(settings))
         app.state.max_message_size = settings.max_message_size
+        apply_access(new, imap, pop3)
+        runtime.store.outbox.hostname = new.hostname
 
     runtime.live.appliers.append(apply_smtp)
+    runtime.live.appliers.append(listeners.apply)
     watcher = asyncio.create_task(runtime.live.watch())
     for name, sock in sockets.items():
         host, port = sock.getsockname()[:2]
@@ -143,10 +146,8 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
         await runner.stop()
         await collector.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if imap is not None:
-            await imap.close()
-        if pop3 is not None:
-            await pop3.close()
+        await imap.close()
+        await pop3.close()
         await runtime.close()
 
 
@@ -180,20 +181,21 @@ def start_collector(runtime: Runtime) -> CollectorScheduler:
     return scheduler
 
 
-async def start_mail_access(runtime: Runtime, sockets: dict[str, socket.socket],
-                            tls: ssl.SSLContext, protocol: str) -> Pop3Server | ImapServer | None:
-    """IMAP or POP3 on its bound sockets, if enabled: "imap"/"pop3" start in plain text
-    (STARTTLS/STLS), "imaps"/"pop3s" with TLS."""
-    plain, secure = protocol, protocol + "s"
-    if plain not in sockets and secure not in sockets:
-        return None
+def mail_access(runtime: Runtime, tls: ssl.SSLContext) -> tuple[ImapServer, Pop3Server]:
+    """The IMAP and POP3 servers; ``Listeners`` starts them on the sockets the
+    configuration switches on (now or after a change in the admin)."""
     from protocols.imap.server import ImapServer
     from protocols.pop3.server import Pop3Server
 
-    kind = ImapServer if protocol == "imap" else Pop3Server
-    server = kind(runtime.store, runtime.config.hostname, tls)
-    if plain in sockets:
-        await server.start(sockets[plain])
-    if secure in sockets:
-        await server.start(sockets[secure], implicit_tls=True)
-    return server
+    imap = ImapServer(runtime.store, runtime.config.hostname, tls)
+    pop3 = Pop3Server(runtime.store, runtime.config.hostname, tls)
+    apply_access(runtime.config, imap, pop3)
+    return imap, pop3
+
+
+def apply_access(cfg: Config, imap: ImapServer, pop3: Pop3Server) -> None:
+    """Hostname and allow/deny lists ([access.allow], [access.deny]) of IMAP and POP3."""
+    for name, server in (("imap", imap), ("pop3", pop3)):
+        server.hostname = cfg.hostname
+        server.access = {False: cfg.access.get(name, ((), ())),
+                         True: cfg.access.get(name + "s", ((), ()))}

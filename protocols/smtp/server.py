@@ -78,26 +78,44 @@ class SmtpServer:
         self.ip_rate = RateLimiter(settings.messages_per_minute_per_ip)
         self.user_rate = RateLimiter(settings.messages_per_minute_per_user)
         self._servers: list[asyncio.Server] = []
+        self.listening: dict[str, asyncio.Server] = {}  # listener name -> its server
         self.sessions: set[SmtpSession] = set()
         self._tasks: set[asyncio.Task[object]] = set()
         self._routes: dict[tuple[str, str], tuple[float, Route]] = {}
 
     # Lifecycle ----------------------------------------------------------------------------
-    async def start(self, sockets: dict[str, socket.socket]) -> None:
+    async def start(self, sockets: dict[str, socket.socket]) -> dict[str, asyncio.Server]:
+        """Serve each listener (``smtp``, ``submission``, ``submissions``) on its socket;
+        ``stop_listening`` stops one of them again, leaving its open sessions be."""
         loop = asyncio.get_running_loop()
+        started = {}
         for name, sock in sockets.items():
-            listener = self.settings.listeners[name]
-            implicit = listener.implicit_tls and self.tls_context is not None
+            implicit = self.settings.listeners[name].implicit_tls \
+                and self.tls_context is not None
 
-            def factory(listener=listener, implicit=implicit) -> SmtpSession:
+            def factory(name: str = name, implicit: bool = implicit) -> SmtpSession:
+                # The listener's settings (allow/deny lists) are looked up per connection,
+                # so a change made in the admin applies to the next client.
                 return SmtpSession(
-                    self, listener, hostname=self.settings.hostname, ident="Tidings ESMTP",
+                    self, self.settings.listeners[name], hostname=self.settings.hostname,
+                    ident="Tidings ESMTP",
                     data_size_limit=self.settings.max_message_size, enable_SMTPUTF8=True,
                     tls_context=None if implicit else self.tls_context,
                     auth_require_tls=False, timeout=self.settings.timeout, loop=loop)
 
-            self._servers.append(await loop.create_server(
-                factory, sock=sock, ssl=self.tls_context if implicit else None))
+            server = await loop.create_server(
+                factory, sock=sock, ssl=self.tls_context if implicit else None)
+            self._servers.append(server)
+            self.listening[name] = server
+            started[name] = server
+        return started
+
+    def stop_listening(self, name: str) -> None:
+        """Close one listener's socket: no new connections; sessions already open go on."""
+        server = self.listening.pop(name, None)
+        if server is not None:
+            server.close()
+            self._servers.remove(server)
 
     def reconfigure(self, settings: SmtpSettings, sender_check: SenderCheck | None = None,
                     connect_check: ConnectCheck | None = None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 
@@ -39,3 +40,35 @@ class ServerControl(Protocol):
 
     def services(self) -> list[ServiceStatus]:
         """Every front door in the configuration's order."""
+
+    def certificate(self) -> CertificateInfo | None:
+        """The certificate every TLS listener serves (None if it cannot be read)."""
+
+    def check_certificate(self, cert_pem: bytes, key_pem: bytes) -> CertificateCheck:
+        """Whether a certificate and key can be used; nothing is changed."""
+
+    def install_certificate(self, cert_pem: bytes, key_pem: bytes) -> CertificateCheck:
+        """Check, then (when there are no problems) save them and serve them on every new
+        TLS connection, without a restart."""
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateInfo:
+    """What the admin needs to know about a TLS certificate."""
+
+    subject: str
+    names: tuple[str, ...]  # the host names it is valid for
+    issuer: str
+    not_before: datetime
+    not_after: datetime
+    days_left: int  # negative once expired
+    self_signed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateCheck:
+    """The verdict on an uploaded certificate and key, before anything is changed."""
+
+    problems: dict[str, str]  # "certificate" / "key" -> why it cannot be used
+    warnings: tuple[str, ...] = ()  # usable, but the admin should know (wrong name)
+    info: CertificateInfo | None = None
