@@ -15,6 +15,10 @@ from webapp.templating import render
 SECTIONS: list[tuple[str, str]] = [
     ("/admin", "Dashboard"),
     ("/admin/audit", "Audit log"),
+    ("/admin/limits", "Limits"),
+    ("/admin/access", "Receiving and access"),
+    ("/admin/tls", "TLS certificate"),
+    ("/admin/server", "Server"),
 ]
 
 
