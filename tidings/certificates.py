@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID, NameOID
 
@@ -70,7 +71,7 @@ def check(cert_pem: bytes, key_pem: bytes, hostname: str,
         except TypeError:
             problems["key"] = ("This key is protected by a passphrase; the server could not "
                                "read it when it starts. Export it without one.")
-        except (ValueError, serialization.UnsupportedAlgorithm):
+        except (ValueError, UnsupportedAlgorithm):
             problems["key"] = ("This is not a PEM private key: the file should begin with "
                                "-----BEGIN PRIVATE KEY----- (or RSA/EC PRIVATE KEY).")
     if not chain:

@@ -64,12 +64,10 @@ class Control:
                 continue
             problem = bind_problem(*address)
             if problem:
-                for key in (f"ports.{name}", "server.bind", f"services.{name}"):
-                    if key in changes:
-                        problems.setdefault(key, f"{name}: {problem}")
-                        break
-                else:
-                    problems.setdefault(next(iter(changes)), f"{name}: {problem}")
+                key = next((k for k in (f"ports.{name}", "server.bind", f"services.{name}")
+                            if k in changes), next(iter(changes)))
+                problems.setdefault(key, problem if key == f"ports.{name}"
+                                    else f"{name}: {problem}")
         return problems
 
     def services(self) -> list[ServiceStatus]:
