@@ -132,6 +132,9 @@ messages_per_minute_per_user = 0
 mailbox_full_code = 452
 # SPF, DKIM and DMARC checks of mail arriving on the smtp port.
 check_sender_auth = true
+# When a sender's domain asks for rejection (DMARC p=reject): "reject" refuses the message,
+# "junk" delivers it to the recipient's Junk folder. p=quarantine always means Junk.
+dmarc_reject = "reject"
 # DNS blocklists checked when a server connects, e.g. ["zen.spamhaus.org"].
 dnsbl_zones = []
 # DNS servers ("host" or "host:port"); empty: this machine's resolver.
@@ -365,6 +368,10 @@ def parse_smtp(raw: dict, hostname: str, source: str) -> SmtpSettings:
     if not isinstance(check, bool):
         raise ConfigError(f"{source}: [smtp] check_sender_auth must be true or false")
     values["check_sender_auth"] = check
+    dmarc_reject = table.get("dmarc_reject", "reject")
+    if dmarc_reject not in ("reject", "junk"):
+        raise ConfigError(f'{source}: [smtp] dmarc_reject must be "reject" or "junk"')
+    values["dmarc_reject"] = dmarc_reject
     values["relay_networks"] = _networks(table.get("relay_networks", []),
                                          "[smtp] relay_networks", source)
     for key in ("dnsbl_zones", "dns_servers"):

@@ -292,9 +292,9 @@ class SmtpServer:
             verdict = await self.sender_check(raw, session.peer_ip,
                                               session.session.host_name or "",
                                               envelope.mail_from or "")
-            if verdict.action == "reject":
+            if verdict.action == "reject" and self.settings.dmarc_reject != "junk":
                 return self._refuse(session, envelope, data, verdict.rejection)
-            junk = verdict.action == "quarantine"
+            junk = verdict.action in ("quarantine", "reject")
             raw = verdict.message
         else:
             # RFC 8601 §5: a header claiming to be ours that we did not write is removed.

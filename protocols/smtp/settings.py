@@ -29,6 +29,9 @@ class SmtpSettings:
     messages_per_minute_per_user: int = 0
     mailbox_full_code: int = 452
     check_sender_auth: bool = True
+    # What a DMARC p=reject verdict does: "reject" (550 at DATA) or "junk" (the recipient's
+    # Junk folder: nothing is lost when a mailing list broke the sender's signature).
+    dmarc_reject: str = "reject"
     dnsbl_zones: tuple[str, ...] = ()
     dns_servers: tuple[str, ...] = ()  # "host" or "host:port"; empty: the system's resolver
     timeout: float = 300.0

@@ -115,10 +115,15 @@ ACCESS = SettingsPage(
     )), Group("Checks of mail from other servers", (
         Field("smtp.check_sender_auth", "Check SPF, DKIM and DMARC",
               "Mail arriving on the SMTP port is checked against the sender domain's "
-              "published rules. When the domain asks for rejection (DMARC p=reject) the "
-              "message is refused; when it asks for quarantine, it goes to the recipient's "
-              "Junk folder. Mail from relay networks and logged-in users is not checked.",
+              "published rules (SPF, DKIM and DMARC). When the domain asks for quarantine, "
+              "the message goes to the recipient's Junk folder. Mail from relay networks "
+              "and logged-in users is not checked.",
               "bool"),
+        Field("smtp.dmarc_reject", "When the sender's domain asks for rejection",
+              "Forwarded mail and mailing lists sometimes fail these checks although they "
+              "are genuine; Junk keeps such mail where the recipient can still find it.",
+              "choice", (("reject", "Refuse the message (the sender is told)"),
+                         ("junk", "Deliver it to the recipient's Junk folder"))),
         Field("smtp.dnsbl_zones", "DNS blocklists",
               "Servers listed by one of these are refused when they connect, e.g. "
               "zen.spamhaus.org. One per line; empty: none.", "names"),
