@@ -111,6 +111,27 @@ def install(directory: Path, cert_pem: bytes, key_pem: bytes,
         context.load_cert_chain(directory / CERT_NAME, directory / KEY_NAME)
 
 
+def stamp(directory: Path) -> tuple[int, ...]:
+    """Changes when ``cert.pem`` or ``key.pem`` is replaced (by the admin page, certbot...)."""
+    try:
+        return tuple(x for name in (CERT_NAME, KEY_NAME)
+                     for st in [(directory / name).stat()] for x in (st.st_mtime_ns, st.st_size))
+    except OSError:
+        return ()
+
+
+def reload(directory: Path, context: ssl.SSLContext) -> str:
+    """Load the files into ``context`` if OpenSSL accepts them as a pair; else why not
+    (the context keeps serving the certificate it had)."""
+    try:
+        probe = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        probe.load_cert_chain(directory / CERT_NAME, directory / KEY_NAME)
+        context.load_cert_chain(directory / CERT_NAME, directory / KEY_NAME)
+    except (OSError, ssl.SSLError) as exc:
+        return str(exc)
+    return ""
+
+
 def _write(path: Path, data: bytes, mode: int) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

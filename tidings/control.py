@@ -27,6 +27,7 @@ class Control:
         self.tls = tls  # the context every TLS listener shares (None: nothing listening)
         self.listening: dict[str, tuple[str, int]] = {}  # service -> bound (host, port)
         self.problems: dict[str, str] = {}  # service -> why it could not start
+        self._cert_stamp = certificates.stamp(live.config.tls_dir)
 
     def setting(self, name: str) -> object:
         return self.live.value(name)
@@ -56,17 +57,17 @@ class Control:
         for name in RUNNING_SERVICES:
             if name == "web" or not new.enabled.get(name) or not new.ports[name]:
                 continue
+            keys = [k for k in (f"ports.{name}", "server.bind", f"services.{name}")
+                    if k in changes]
             address = (new.bind, new.ports[name])
+            if not keys or address in ours:  # untouched, or one of ours (released first)
+                continue
             if old.enabled.get(name) and (old.bind, old.ports[name]) == address \
                     and name not in self.problems:
                 continue
-            if address in ours:  # one of ours, released before it is bound again
-                continue
             problem = bind_problem(*address)
             if problem:
-                key = next((k for k in (f"ports.{name}", "server.bind", f"services.{name}")
-                            if k in changes), next(iter(changes)))
-                problems.setdefault(key, problem if key == f"ports.{name}"
+                problems.setdefault(keys[0], problem if keys[0] == f"ports.{name}"
                                     else f"{name}: {problem}")
         return problems
 
@@ -90,7 +91,21 @@ class Control:
         verdict = self.check_certificate(cert_pem, key_pem)
         if not verdict.problems:
             certificates.install(self.live.config.tls_dir, cert_pem, key_pem, self.tls)
+            self._cert_stamp = certificates.stamp(self.live.config.tls_dir)
         return verdict
+
+    def reload_certificate_if_changed(self) -> str:
+        """Serve ``cert.pem``/``key.pem`` anew when they were replaced on disk (a renewal
+        by certbot, a copy by hand): "" when nothing changed or the reload worked, else why
+        the files cannot be used (the old certificate stays in use)."""
+        tls_dir = self.live.config.tls_dir
+        now = certificates.stamp(tls_dir)
+        if now == self._cert_stamp or self.tls is None:
+            return ""
+        problem = certificates.reload(tls_dir, self.tls)
+        if not problem:
+            self._cert_stamp = now
+        return problem
 
 
 def bind_problem(host: str, port: int) -> str:

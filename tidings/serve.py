@@ -127,6 +127,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     runtime.live.appliers.append(apply_smtp)
     runtime.live.appliers.append(listeners.apply)
     watcher = asyncio.create_task(runtime.live.watch())
+    cert_watcher = asyncio.create_task(watch_certificate(control))
     for name, sock in sockets.items():
         host, port = sock.getsockname()[:2]
         control.listening[name] = (host, port)
@@ -139,6 +140,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
         await stop.wait()
     finally:
         watcher.cancel()
+        cert_watcher.cancel()
         close_streams(app)  # open /events streams would hold uvicorn's shutdown
         for s in servers:
             s.should_exit = True
@@ -149,6 +151,18 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
         await imap.close()
         await pop3.close()
         await runtime.close()
+
+
+async def watch_certificate(control: Control, interval: float = 10.0) -> None:
+    """A certificate replaced on disk is served on new connections within ``interval``."""
+    told = ""
+    while True:
+        await asyncio.sleep(interval)
+        problem = control.reload_certificate_if_changed()
+        if problem and problem != told:
+            print(f"tidings: warning: the new TLS certificate in {control.live.config.tls_dir} "
+                  f"cannot be used, the old one stays: {problem}", file=sys.stderr, flush=True)
+        told = problem
 
 
 async def start_delivery(runtime: Runtime) -> QueueRunner:

@@ -117,3 +117,21 @@ async def test_a_wildcard_certificate_covers_the_hostname(
     assert control.check_certificate(cert, key).warnings == ()
     response = await upload(admin, cert, key)
     assert response.status_code == 303
+
+
+async def test_a_certificate_renewed_on_disk_is_served_without_a_restart(
+        control: Control) -> None:
+    tls_dir = control.live.config.tls_dir
+    create_self_signed(tls_dir, "mail.example.com")
+    control.tls = server_context(tls_dir)
+    control.reload_certificate_if_changed()
+    old = await served(control.tls)
+    assert control.reload_certificate_if_changed() == ""  # nothing changed
+    cert, key = make_pair("mail.example.com", issuer="Renewing CA")
+    (tls_dir / "cert.pem").write_bytes(cert)  # as certbot's deploy step would, key last
+    problem = control.reload_certificate_if_changed()
+    assert "KEY_VALUES_MISMATCH" in problem or "key values mismatch" in problem.lower()
+    assert await served(control.tls) == old  # a half-copied pair is not used
+    (tls_dir / "key.pem").write_bytes(key)
+    assert control.reload_certificate_if_changed() == ""
+    assert await served(control.tls) == x509.load_pem_x509_certificate(cert)

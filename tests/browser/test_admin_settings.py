@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 import smtplib
+import socket
 from dataclasses import dataclass
 
 import httpx
+import pytest
 from playwright.async_api import Browser, expect
 
 from tests.admin.test_settings_live import BOSS
@@ -68,3 +70,34 @@ async def test_a_new_message_size_limit_is_enforced_by_smtp_without_a_restart(
     row = page.locator("tr", has_text="smtp.max_message_size")
     await expect(row).to_contain_text(BOSS)
     await expect(row).to_contain_text(re.compile(r'"20K"'))
+
+
+async def test_switching_a_service_off_on_the_server_page_stops_it_at_once(
+        browser: Browser, running: tuple[dict[str, int], httpx.AsyncClient],
+        shot: Shot) -> None:
+    ports, _ = running
+    page = await new_page(browser, Site(f"http://127.0.0.1:{ports['web']}"))
+    await sign_in(page, BOSS)
+    await page.goto("/admin/server")
+    await expect(page.get_by_text("can only be changed in tidings.toml")).to_be_visible()
+    switch = page.get_by_label("POP3 (STARTTLS) switched on")
+    await expect(switch).to_be_checked()
+    await switch.uncheck()
+    await page.get_by_role("button", name="Save changes").click()
+    await expect(page.get_by_role("status")).to_contain_text("Saved and in use now")
+    row = page.locator("#services tr", has=page.get_by_role("cell", name="pop3", exact=True))
+    await expect(row).to_contain_text("switched off")
+    await shot(page, "server")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", ports["pop3"]), timeout=5)
+    await page.get_by_role("link", name="Dashboard").click()
+    await expect(page.locator("#services tr", has=page.get_by_role(
+        "cell", name="pop3", exact=True))).to_contain_text("switched off")
+    await page.get_by_role("link", name="TLS certificate").click()
+    await expect(page.locator("#certificate")).to_contain_text("self-signed")
+    await shot(page, "tls")
+    await page.get_by_role("link", name="Receiving and access").click()
+    await page.get_by_label("Networks that may send without logging in").fill("0.0.0.0/0")
+    await page.get_by_role("button", name="Save changes").click()
+    await expect(page.locator("#smtp-relay_networks-error")).to_contain_text("open relay")
+    await shot(page, "open-relay")
