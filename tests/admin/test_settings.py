@@ -171,3 +171,15 @@ def test_the_web_port_is_refused_with_the_reason(control: Control) -> None:
     problems = control.check_settings({"ports.web": 9999, "services.web": False})
     assert set(problems) == {"ports.web", "services.web"}
     assert "would cut off this page" in problems["ports.web"]
+
+
+def test_a_service_that_failed_to_start_does_not_block_other_changes(control: Control) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        control.live.config = control.live.parse({"ports.imap": port})
+        control.problems["imap"] = f"port {port} is already in use"
+        assert control.check_settings({"smtp.max_message_size": "10M"}) == {}
+        assert "already in use" in control.check_settings({"services.imap": True,
+                                                           "ports.imap": port})["ports.imap"]
