@@ -84,7 +84,8 @@ async def test_switching_a_service_off_on_the_server_page_stops_it_at_once(
     await expect(switch).to_be_checked()
     await switch.uncheck()
     await page.get_by_role("button", name="Save changes").click()
-    await expect(page.get_by_role("status")).to_contain_text("Saved and in use now")
+    await expect(page.get_by_role("status")).to_contain_text(
+        "Saved and in use now: POP3 (STARTTLS) switched off.")
     row = page.locator("#services tr", has=page.get_by_role("cell", name="pop3", exact=True))
     await expect(row).to_contain_text("switched off")
     await shot(page, "server")

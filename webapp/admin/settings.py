@@ -298,8 +298,17 @@ async def save(request: Request) -> Response:
     if errors:
         return _render(request, spec, typed, errors, 400, confirm=confirm)
     await store(request).server_settings.change(actor(request), changes)
-    names = ", ".join(f.label for f in spec.fields if f.name in changes)
+    names = ", ".join(_said(f, changes[f.name]) for f in spec.fields if f.name in changes)
     return done(spec.path, f"Saved and in use now: {names}.")
+
+
+def _said(f: Field, value: object) -> str:
+    """One change in the confirmation line: "POP3 switched off", "Largest message"."""
+    if f.kind != "bool":
+        return f.label
+    if f.label.endswith(" switched on"):
+        return f.label.removesuffix(" on") + (" on" if value else " off")
+    return f"{f.label}: {'on' if value else 'off'}"
 
 
 # TLS ------------------------------------------------------------------------------------------
