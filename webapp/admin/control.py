@@ -25,6 +25,16 @@ class ServiceStatus:
     problem: str = ""  # why it is not running although enabled
 
 
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The answer of a check the server ran (a smart host test, a DNS record check)."""
+
+    ok: bool
+    stage: str  # what failed ("dns", "connect", "tls", "ehlo", "starttls", "auth"; for a
+    #             DKIM record "missing", "different", "error"), or what passed when ok
+    message: str  # one line for the administrator
+
+
 class ServerControl(Protocol):
     def setting(self, name: str) -> object:
         """The value the server uses for a dotted name, e.g. ``smtp.max_message_size``
@@ -39,3 +49,15 @@ class ServerControl(Protocol):
 
     def services(self) -> list[ServiceStatus]:
         """Every front door in the configuration's order."""
+
+    async def test_smarthost(self, name: str) -> CheckResult:
+        """Connect to the configured smart host ``name`` as the queue would (EHLO, TLS,
+        AUTH) without sending anything; says which stage failed."""
+
+    async def check_dkim_record(self, name: str, algorithm: str,
+                                public_key: str) -> CheckResult:
+        """Whether DNS (the configured servers) publishes this key at ``name``."""
+
+    def seal_secret(self, secret: str) -> str:
+        """``secret`` encrypted for the ``password_sealed`` key of a smart host setting, so
+        the settings table never holds the password in clear."""
