@@ -118,6 +118,7 @@ def _render(request: Request, status: int = 200, **context: Any) -> Response:
         return page(request, "admin/sending.html", "/admin/sending", status=status,
                     unavailable=True)
     context.setdefault("general", _general_values(ctl))
+    context.setdefault("tested", {})
     context.setdefault("route_form", {"senders": "", "via": DIRECT, "via_fallback": ""})
     return page(request, "admin/sending.html", "/admin/sending", status=status,
                 unavailable=False, hosts=_rows(ctl), routes=_routes(ctl),
