@@ -71,9 +71,10 @@ async def generate(request: Request) -> Response:
             values["domain"], selector, algorithm, bits=int(bits or 2048), actor=actor(request))
     except StoreError as exc:
         return await _render(request, 400, errors={"selector": str(exc)}, form=values)
-    return done(f"/admin/dkim#key-{info.domain}-{info.selector}",
-                f"Key {info.selector} made for {info.domain}: publish the DNS record shown "
-                "below, then use \"Check DNS\".")
+    response = done("/admin/dkim", f"Key {info.selector} made for {info.domain}: publish "
+                    "the DNS record shown below, then use \"Check DNS\".")
+    response.headers["location"] += f"#key-{info.domain}-{info.selector}"
+    return response
 
 
 async def remove(request: Request) -> Response:
