@@ -31,6 +31,16 @@ def _by_domain(keys: list[DkimKeyInfo]) -> dict[str, list[DkimKeyInfo]]:
     return grouped
 
 
+def _signers(keys: list[DkimKeyInfo]) -> list[DkimKeyInfo]:
+    """The key that signs each domain's mail: its newest active one (as the queue picks)."""
+    newest: dict[str, DkimKeyInfo] = {}
+    for key in keys:
+        if key.active and (key.domain not in newest or
+                           key.created_at >= newest[key.domain].created_at):
+            newest[key.domain] = key
+    return list(newest.values())
+
+
 async def _render(request: Request, status: int = 200, **context: Any) -> Response:
     s = store(request)
     domains = [d.name for d in await s.accounts.list_domains()]
@@ -39,6 +49,7 @@ async def _render(request: Request, status: int = 200, **context: Any) -> Respon
         "domain": domains[0] if domains else "", "selector": "", "key_type": "rsa-2048"}
     return page(request, "admin/dkim.html", "/admin/dkim", status=status, domains=domains,
                 keys=_by_domain(keys), key_types=KEY_TYPES, form=form,
+                signers={(k.domain, k.selector) for k in _signers(keys)},
                 errors=context.pop("errors", {}), checked=context.pop("checked", {}),
                 can_check=control(request) is not None, **context)
 
