@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from mailstore.audit import Actor
 from mailstore.models import ServerSetting
 from mailstore.store import Store
 from tests.cli import free_port
@@ -23,6 +24,7 @@ from tidings.control import Control
 from tidings.tls import create_self_signed, server_context
 
 SECRET = "s3cret-Pässword"
+ROOT = Actor("root@example.com", "127.0.0.1")
 
 
 async def post(client: httpx.AsyncClient, path: str, data: dict[str, str]) -> httpx.Response:
@@ -228,3 +230,21 @@ async def test_the_test_button_says_which_stage_failed(
     stage, text = await press_test(admin, "nodns")
     assert stage == "dns" and "no-such-host.invalid cannot be found" in text
     assert relay.received == []  # a test sends nothing
+
+
+async def test_a_lost_key_file_is_one_clear_line_and_a_reset_hides_the_old_password(
+        admin: httpx.AsyncClient, control: Control, store: Store) -> None:
+    assert (await post(admin, "/admin/sending/smarthost/new", host_form())).status_code == 303
+    (control.live.data_dir / "collector.key").unlink()
+    problems = control.check_settings({"delivery.retry": ["1m"]})
+    assert "password of smart host 'isp' cannot be decrypted" in problems["delivery.retry"]
+    assert "enter it again in the web admin" in problems["delivery.retry"]
+    # Entering the password again makes a new key, and the settings work again.
+    response = await post(admin, "/admin/sending/smarthost/isp", host_form(password="again"))
+    assert response.status_code == 303, response.text
+    assert control.check_settings({"delivery.retry": ["1m"]}) == {}
+    await store.server_settings.change(ROOT, {}, removed=("delivery.smarthost",))
+    entry = (await store.audit.recent())[0]
+    assert (entry.action, entry.new_value) == ("setting reset", None)
+    assert entry.old_value[0]["password_sealed"] == "(hidden)"
+    assert control.live.config.delivery.smarthosts == {}
