@@ -9,7 +9,13 @@ import smtplib
 from pathlib import Path
 
 import httpx
+import pytest
 
+from mailstore.store import Store
+from protocols.delivery.client import ConnectFailed
+from protocols.delivery.runner import QueueRunner
+from protocols.delivery.settings import DeliverySettings
+from protocols.smtp.senderauth.resolver import make_resolver
 from tests.cli import free_port, run, start_serve, use_free_ports
 from tests.outbound.internet import start_remote
 from tests.web.conftest import PASSWORD, csrf_token, login
@@ -72,3 +78,14 @@ async def test_the_running_queue_uses_a_smart_host_added_in_the_admin(
     assert (data / "collector.key").exists()
     database = b"".join(p.read_bytes() for p in data.glob("tidings.db*"))
     assert b"relay-pw" not in database
+
+
+async def test_a_part_waiting_for_a_smart_host_removed_meanwhile_is_retried(
+        store: Store) -> None:
+    """Parts are grouped by smart host names when claimed; if the admin removes that host
+    before the connection opens, the recipients get a temporary failure, not a crash."""
+    runner = QueueRunner(store, DeliverySettings("mail.example.com"),
+                         make_resolver(["127.0.0.1"]), node="n")
+    with pytest.raises(ConnectFailed) as failed:
+        await runner._open(("relay", "gone"))
+    assert failed.value.reply == "451 4.4.1 smart host gone is no longer configured"
