@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from sqlalchemy import delete, insert, select
 
+from mailstore.audit import Actor, AuditLog
 from mailstore.database import Database
 from mailstore.errors import AlreadyExists, InvalidName, NotFound
 from mailstore.models import DkimKey, Domain
@@ -35,6 +36,7 @@ D = Domain.__table__
 
 ALGORITHMS = ("rsa", "ed25519")
 RSA_BITS = 2048
+RSA_SIZES = (1024, 2048, 3072, 4096)  # 1024 only for DNS hosts that cannot hold longer TXT
 CACHE_SECONDS = 60.0
 _SELECTOR = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
 
@@ -96,11 +98,11 @@ def _load(pem: str) -> PrivateKey:
     return key
 
 
-def _new_key(algorithm: str) -> str:
+def _new_key(algorithm: str, bits: int = RSA_BITS) -> str:
     """A fresh private key as PKCS#8 PEM (RSA generation takes a while: run in a thread)."""
     private: PrivateKey
     if algorithm == "rsa":
-        private = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+        private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     else:
         private = ed25519.Ed25519PrivateKey.generate()
     return private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -118,8 +120,10 @@ class DkimKeys:
         self._cache: dict[str, tuple[float, SigningKey | None]] = {}
 
     async def generate(self, domain: str, selector: str = "tidings",
-                       algorithm: str = "rsa") -> DkimKeyInfo:
-        """A new key for one of our domains; refuses a selector the domain already has."""
+                       algorithm: str = "rsa", *, bits: int = RSA_BITS,
+                       actor: Actor | None = None) -> DkimKeyInfo:
+        """A new key for one of our domains; refuses a selector the domain already has.
+        With ``actor`` (the web admin) the new key is audited in the same transaction."""
         name = normalise_domain(domain)
         selector = selector.strip().lower()
         if not _SELECTOR.match(selector):
@@ -127,11 +131,14 @@ class DkimKeys:
                               "hyphens (for example: tidings, mail2026)")
         if algorithm not in ALGORITHMS:
             raise InvalidName(f"algorithm {algorithm!r} is not one of {', '.join(ALGORITHMS)}")
+        if algorithm == "rsa" and bits not in RSA_SIZES:
+            raise InvalidName(f"an RSA key size must be one of "
+                              f"{', '.join(str(b) for b in RSA_SIZES)} bits")
         async with self.db.read() as conn:
             if await conn.scalar(select(D.c.id).where(D.c.name == name)) is None:
                 raise NotFound(f"{name} is not one of our domains (add it with: "
                                f"tidings domain add {name})")
-        pem = await asyncio.to_thread(_new_key, algorithm)
+        pem = await asyncio.to_thread(_new_key, algorithm, bits)
         now = int(time.time())
         async with self.db.write() as conn:
             if await conn.scalar(select(K.c.id).where(
@@ -142,6 +149,10 @@ class DkimKeys:
             await conn.execute(insert(K).values(
                 domain=name, selector=selector, algorithm=algorithm, private_key=pem,
                 created_at=now, active=True))
+            if actor is not None:  # never the private key: what it is and where it goes
+                size = f"{bits}-bit RSA" if algorithm == "rsa" else "Ed25519"
+                await AuditLog.record_in(conn, actor, "dkim key generated",
+                                         f"{selector}._domainkey.{name}", new=size)
         self._cache.pop(name, None)
         return DkimKeyInfo(name, selector, algorithm, _public_key(_load(pem)), now)
 
@@ -150,13 +161,19 @@ class DkimKeys:
             rows = (await conn.execute(select(K).order_by(K.c.domain, K.c.selector))).all()
         return [_info(row) for row in rows]
 
-    async def remove(self, domain: str, selector: str) -> None:
+    async def remove(self, domain: str, selector: str, *, actor: Actor | None = None) -> None:
         name = normalise_domain(domain)
+        selector = selector.strip().lower()
         async with self.db.write() as conn:
-            result = await conn.execute(delete(K).where(
-                K.c.domain == name, K.c.selector == selector.strip().lower()))
+            row = (await conn.execute(select(K.c.algorithm).where(
+                K.c.domain == name, K.c.selector == selector))).first()
+            if row is not None:
+                await conn.execute(delete(K).where(K.c.domain == name, K.c.selector == selector))
+                if actor is not None:
+                    await AuditLog.record_in(conn, actor, "dkim key removed",
+                                             f"{selector}._domainkey.{name}", old=row.algorithm)
         self._cache.pop(name, None)
-        if result.rowcount == 0:
+        if row is None:
             raise NotFound(f"{name} has no DKIM key with selector {selector}")
 
     async def signing_key(self, domain: str) -> SigningKey | None:

@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailstore.collectors import KEY_FILE, CollectorKeyError, PasswordBox
 from protocols.delivery.settings import DeliverySettings, parse_delivery
 from protocols.smtp.limits import parse_networks
 from protocols.smtp.settings import ListenerSettings, SmtpSettings
@@ -299,7 +300,7 @@ def parse(raw: dict, data_dir: Path, source: str = CONFIG_NAME) -> Config:
         data_dir=data_dir, hostname=hostname, bind=bind, ports=ports, enabled=enabled,
         database_url=url or default_database_url(data_dir), secret_key=secret,
         messages_per_page=per_page, smtp=(smtp := parse_smtp(raw, hostname, source)),
-        delivery=_delivery(raw, hostname, smtp.dns_servers, source),
+        delivery=_delivery(raw, hostname, smtp.dns_servers, source, data_dir),
         access=parse_access(raw, source), **parse_logins(raw, source),
     )
 
@@ -322,11 +323,43 @@ def parse_access(raw: dict, source: str) -> dict[str, tuple[tuple, tuple]]:
 
 
 def _delivery(raw: dict, hostname: str, dns_servers: tuple[str, ...],
-              source: str) -> DeliverySettings:
+              source: str, data_dir: Path) -> DeliverySettings:
+    table = _table(raw, "delivery", source)
+    hosts = table.get("smarthost")
+    if isinstance(hosts, list) and any(isinstance(h, dict) and "password_sealed" in h
+                                       for h in hosts):
+        table = {**table, "smarthost": [unseal_smarthost(h, data_dir, source)
+                                        if isinstance(h, dict) else h for h in hosts]}
     try:
-        return parse_delivery(_table(raw, "delivery", source), hostname, dns_servers)
+        return parse_delivery(table, hostname, dns_servers)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{source}: {exc}") from exc
+
+
+def password_box(data_dir: Path) -> PasswordBox:
+    """The data folder's key for stored passwords (the collector's key file: one file to
+    copy to every node). Smart host passwords saved in the web admin are sealed with it, so
+    the database's settings table never holds them in clear."""
+    return PasswordBox(data_dir / KEY_FILE)
+
+
+def unseal_smarthost(host: dict, data_dir: Path, source: str = CONFIG_NAME) -> dict:
+    """A ``[[delivery.smarthost]]`` table with its ``password_sealed`` (as the web admin
+    saves it) decrypted into ``password``."""
+    sealed = host.get("password_sealed")
+    table = {k: v for k, v in host.items() if k != "password_sealed"}
+    if sealed is None:
+        return table
+    if not isinstance(sealed, str):
+        raise ConfigError(f"{source}: [[delivery.smarthost]] password_sealed must be a string")
+    try:
+        table["password"] = password_box(data_dir).decrypt(sealed) if sealed else ""
+    except CollectorKeyError as exc:
+        raise ConfigError(
+            f"{source}: the password of smart host {host.get('name')!r} cannot be decrypted "
+            f"with {data_dir / KEY_FILE} (missing or replaced?); enter it again in the web "
+            "admin") from exc
+    return table
 
 
 def parse_logins(raw: dict, source: str) -> dict[str, int]:

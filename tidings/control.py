@@ -7,10 +7,13 @@ import socket
 import ssl
 from collections.abc import Mapping
 
+from protocols.delivery.dkimdns import OK, check_published
+from protocols.delivery.probe import probe
+from protocols.smtp.checks import resolver_for
 from tidings import certificates
-from tidings.config import RUNNING_SERVICES, Config, ConfigError
+from tidings.config import RUNNING_SERVICES, Config, ConfigError, password_box
 from tidings.live import LiveConfig
-from webapp.admin.control import CertificateCheck, CertificateInfo, ServiceStatus
+from webapp.admin.control import CertificateCheck, CertificateInfo, CheckResult, ServiceStatus
 
 # The web listener serves the admin's own page: moving or stopping it from that page would
 # cut the admin off mid-change, so only tidings.toml (and a restart) changes it.
@@ -106,6 +109,31 @@ class Control:
         if not problem:
             self._cert_stamp = now
         return problem
+
+    async def test_smarthost(self, name: str) -> CheckResult:
+        delivery = self.live.config.delivery
+        host = delivery.smarthosts.get(name) if delivery is not None else None
+        if host is None:
+            return CheckResult(False, "name", f"there is no smart host named {name}")
+        result = await probe(host, self.live.config.hostname)
+        return CheckResult(result.ok, result.stage, result.message)
+
+    async def check_dkim_record(self, name: str, algorithm: str,
+                                public_key: str) -> CheckResult:
+        delivery = self.live.config.delivery
+        smtp = self.live.config.smtp
+        servers = delivery.dns_servers if delivery is not None else \
+            smtp.dns_servers if smtp is not None else ()
+        try:
+            resolver = resolver_for(servers)
+        except RuntimeError as exc:
+            return CheckResult(False, "error", str(exc).removeprefix("tidings: "))
+        resolver.cache = None  # a record published a minute ago must be seen now
+        found = await check_published(resolver, name, algorithm, public_key)
+        return CheckResult(found.status == OK, found.status, found.message)
+
+    def seal_secret(self, secret: str) -> str:
+        return password_box(self.live.data_dir).encrypt(secret)
 
 
 def bind_problem(host: str, port: int) -> str:

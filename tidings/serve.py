@@ -124,8 +124,21 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
         apply_access(new, imap, pop3)
         runtime.store.outbox.hostname = new.hostname
 
+    async def apply_delivery(new: Config) -> None:
+        # The runner reads its settings on every use: smart hosts, routes and retries
+        # changed in the admin apply to the next message (and the next retry).
+        settings = new.delivery or DeliverySettings(new.hostname)
+        if settings.dns_servers != runner.settings.dns_servers:
+            try:
+                runner.resolver = resolver_for(settings.dns_servers)
+            except RuntimeError as exc:
+                print(f"tidings: warning: {exc}", file=sys.stderr, flush=True)
+        runner.settings = settings
+        runner.wake()
+
     runtime.live.appliers.append(apply_smtp)
     runtime.live.appliers.append(listeners.apply)
+    runtime.live.appliers.append(apply_delivery)
     watcher = asyncio.create_task(runtime.live.watch())
     cert_watcher = asyncio.create_task(watch_certificate(control))
     for name, sock in sockets.items():

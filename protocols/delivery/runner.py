@@ -289,7 +289,10 @@ class QueueRunner:
             raise ConnectFailed(last or f"451 4.4.1 no mail host of {key[1]} answered")
         last = ""
         for name in key[1:]:
-            host = s.smarthosts[name]
+            host = s.smarthosts.get(name)
+            if host is None:  # removed in the admin while this part waited
+                last = f"451 4.4.1 smart host {name} is no longer configured"
+                continue
             try:
                 return await connect(host.host, host.host, host.port, helo=helo, tls=host.tls,
                                      timeouts=s.timeouts, verify=host.verify_certificate,

@@ -154,7 +154,8 @@ def parse_delivery(table: dict, hostname: str, fallback_dns: tuple[str, ...] = (
         items = table["dns_servers"]
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             raise ValueError("[delivery] dns_servers must be a list of strings")
-        values["dns_servers"] = tuple(items)
+        if items:  # empty: the same as [smtp] dns_servers, as tidings.toml says
+            values["dns_servers"] = tuple(items)
     timeouts = dict(RFC5321_TIMEOUTS)
     for key, value in _table(table, "timeouts").items():
         if key not in timeouts:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from webapp.admin import audit, dashboard, settings
+from webapp.admin import audit, dashboard, dkim, sending, settings
 
-MODULES = [dashboard, audit, settings]
+MODULES = [dashboard, audit, settings, sending, dkim]
 
 
 def admin_routes() -> list[tuple[str, Callable, list[str]]]:

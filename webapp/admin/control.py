@@ -26,6 +26,16 @@ class ServiceStatus:
     problem: str = ""  # why it is not running although enabled
 
 
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The answer of a check the server ran (a smart host test, a DNS record check)."""
+
+    ok: bool
+    stage: str  # what failed ("dns", "connect", "tls", "ehlo", "starttls", "auth"; for a
+    #             DKIM record "missing", "different", "error"), or what passed when ok
+    message: str  # one line for the administrator
+
+
 class ServerControl(Protocol):
     def setting(self, name: str) -> object:
         """The value the server uses for a dotted name, e.g. ``smtp.max_message_size``
@@ -50,6 +60,18 @@ class ServerControl(Protocol):
     def install_certificate(self, cert_pem: bytes, key_pem: bytes) -> CertificateCheck:
         """Check, then (when there are no problems) save them and serve them on every new
         TLS connection, without a restart."""
+
+    async def test_smarthost(self, name: str) -> CheckResult:
+        """Connect to the configured smart host ``name`` as the queue would (EHLO, TLS,
+        AUTH) without sending anything; says which stage failed."""
+
+    async def check_dkim_record(self, name: str, algorithm: str,
+                                public_key: str) -> CheckResult:
+        """Whether DNS (the configured servers) publishes this key at ``name``."""
+
+    def seal_secret(self, secret: str) -> str:
+        """``secret`` encrypted for the ``password_sealed`` key of a smart host setting, so
+        the settings table never holds the password in clear."""
 
 
 @dataclass(frozen=True, slots=True)

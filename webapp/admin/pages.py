@@ -19,6 +19,8 @@ SECTIONS: list[tuple[str, str]] = [
     ("/admin/access", "Receiving and access"),
     ("/admin/tls", "TLS certificate"),
     ("/admin/server", "Server"),
+    ("/admin/sending", "Sending"),
+    ("/admin/dkim", "DKIM keys"),
 ]
 
 
