@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
+from mailstore.collectors import CollectorSettings
 from tidings.config import RUNNING_SERVICES
 from tidings.live import LiveConfig
-from webapp.admin.control import ServiceStatus
+from webapp.admin.control import ConnectionStage, ServiceStatus
+
+if TYPE_CHECKING:
+    from protocols.collector.scheduler import CollectorScheduler
 
 
 class Control:
@@ -16,6 +21,7 @@ class Control:
         self.live = live
         self.listening: dict[str, tuple[str, int]] = {}  # service -> bound (host, port)
         self.problems: dict[str, str] = {}  # service -> why it could not start
+        self.collector: CollectorScheduler | None = None  # set by serve once it runs
 
     def setting(self, name: str) -> object:
         return self.live.value(name)
@@ -35,3 +41,13 @@ class Control:
                 name, host, port, cfg.enabled.get(name, False), name in self.listening,
                 self.problems.get(name, "")))
         return result
+
+    async def test_collector(self, settings: CollectorSettings) -> list[ConnectionStage]:
+        from protocols.collector.probe import probe
+
+        result = await probe(settings)
+        return [ConnectionStage(s.name, s.label, s.state, s.detail) for s in result.stages]
+
+    def wake_collectors(self) -> None:
+        if self.collector is not None:
+            self.collector.wake()

@@ -106,6 +106,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     imap = await start_mail_access(runtime, sockets, tls, "imap")
     pop3 = await start_mail_access(runtime, sockets, tls, "pop3")
     collector = start_collector(runtime)
+    control.collector = collector  # "run now" in the admin wakes it
     tasks = [asyncio.create_task(s.serve(sockets=[sockets["web"]])) for s in servers]
     runtime.store.logins = FailureLimiter(cfg.login_max_failures, cfg.login_lockout_seconds)
     smtp_settings = cfg.smtp or SmtpSettings(cfg.hostname)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from webapp.admin import audit, dashboard
+from webapp.admin import audit, collectors, dashboard, imports
 
-MODULES = [dashboard, audit]
+MODULES = [dashboard, audit, collectors, imports]
 
 
 def admin_routes() -> list[tuple[str, Callable, list[str]]]:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from mailstore.collectors import CollectorSettings
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceStatus:
@@ -23,6 +25,17 @@ class ServiceStatus:
     enabled: bool
     running: bool
     problem: str = ""  # why it is not running although enabled
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStage:
+    """One step of a collector's "test connection": dns, tcp, tls, login or mailbox.
+    ``state`` is ok, failed, skipped (not used by these settings) or untried."""
+
+    name: str
+    label: str
+    state: str
+    detail: str = ""
 
 
 class ServerControl(Protocol):
@@ -39,3 +52,11 @@ class ServerControl(Protocol):
 
     def services(self) -> list[ServiceStatus]:
         """Every front door in the configuration's order."""
+
+    async def test_collector(self, settings: CollectorSettings) -> list[ConnectionStage]:
+        """Try to reach and log in to an ISP mailbox (validated settings, password given),
+        stage by stage; the first failed stage says why, the later ones are untried."""
+
+    def wake_collectors(self) -> None:
+        """Ask this node's collector scheduler to look for due accounts now (after
+        ``store.collectors.run_now``; other nodes notice within their tick)."""

@@ -15,6 +15,8 @@ from webapp.templating import render
 SECTIONS: list[tuple[str, str]] = [
     ("/admin", "Dashboard"),
     ("/admin/audit", "Audit log"),
+    ("/admin/collectors", "Collector accounts"),
+    ("/admin/import", "Import mail"),
 ]
 
 
