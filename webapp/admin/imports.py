@@ -215,21 +215,23 @@ async def _run(s: Store, job: ImportJob, account_id: int, source: Path, work: Pa
     def progress(report: ImportReport) -> None:
         job.report = report
 
+    state, error = "done", ""
     try:
         job.report = await import_mailbox(
             s, account_id, source, job.folder, progress, workers=2,
             mp_context=multiprocessing.get_context("spawn"))
-        job.state = "done"
     except (NotAMailbox, StoreError, OSError) as exc:
-        job.state, job.error = "failed", str(exc)
+        state, error = "failed", str(exc)
     except Exception as exc:  # never a traceback on the page
-        job.state, job.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+        state, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
     finally:
-        job.finished_at = int(time.time())
         shutil.rmtree(work, ignore_errors=True)
-    await s.audit.record(who, "import.finish", f"account {job.address}", new={
-        "file": job.filename, "imported": job.report.imported,
-        "skipped": job.report.skipped_total, "error": job.error or None})
+    try:
+        await s.audit.record(who, "import.finish", f"account {job.address}", new={
+            "file": job.filename, "imported": job.report.imported,
+            "skipped": job.report.skipped_total, "error": error or None})
+    finally:  # the page shows the end only once it is recorded
+        job.error, job.finished_at, job.state = error, int(time.time()), state
 
 
 def _context(job: ImportJob) -> dict[str, Any]:
