@@ -299,7 +299,8 @@ async def status(request: Request) -> Response:
     if account is None:
         return _missing(request)
     return page(request, "admin/_collector_status.html", SECTION, collector=account,
-                now=int(time.time()))
+                now=int(time.time()), oob=True,
+                runs=await store(request).collectors.runs(account.id))
 
 
 ROUTES = [
