@@ -355,6 +355,7 @@ class Collectors:
                 changed = sorted(k for k in new if old.get(k) != new[k])
                 if new_password:
                     changed.append("password")
+            if actor is not None and changed:
                 await AuditLog.record_in(
                     conn, actor, "collector.change", f"collector {s.name}",
                     old={k: old.get(k) for k in changed if k != "password"},

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import re
 import secrets
 import shutil
 import time
@@ -43,6 +44,7 @@ from webapp.views.errors import error_page
 
 SECTION = "/admin/import"
 CHUNK = 1 << 20
+JOBS_KEPT = 50  # finished imports listed on the page (in this process's memory)
 NOT_MAILBOX = "This file is neither an mbox file nor a zip of a Maildir"
 
 
@@ -148,7 +150,12 @@ async def upload(request: Request) -> Response:
     await s.audit.record(who, "import.start", f"account {account.address}",
                          new={"file": job.filename, "bytes": size, "folder": job.folder})
     job.task = asyncio.create_task(_run(s, job, account.id, source, work, who))
-    _jobs(request)[job_id] = job
+    jobs = _jobs(request)
+    jobs[job_id] = job
+    finished = sorted((j for j in jobs.values() if j.state != "running"),
+                      key=lambda j: j.started_at)
+    for old in finished[:max(0, len(jobs) - JOBS_KEPT)]:
+        del jobs[old.id]
     return done(f"{SECTION}/{job_id}", f"Upload of {job.filename} received; importing.")
 
 
@@ -187,7 +194,9 @@ def _mailbox_in(path: Path, work: Path) -> Path:
         detect(path)
     except NotAMailbox as exc:
         reason = str(exc).replace(str(path), "the file")
-        raise NotAMailbox(f"{NOT_MAILBOX}: {reason}") from None
+        why = re.search(r"\(([^()]*)\)$", reason)  # "… (no 'From ' line at the start)"
+        raise NotAMailbox(f"{NOT_MAILBOX} ({why.group(1)})" if why
+                          else f"{NOT_MAILBOX}: {reason}") from None
     return path
 
 
