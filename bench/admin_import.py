@@ -64,7 +64,7 @@ async def main(megabytes: int) -> None:
             for _ in range(max(1, megabytes * (1 << 20) // len(one))):
                 out.write(one)
         size = path.stat().st_size
-        count = one.count(b"\nFrom sender@") * (size // len(one))
+        count = one.count(b"From sender@") * (size // len(one))
         server = subprocess.Popen(
             [sys.executable, "-c", SERVER.format(repo=str(REPO), folder=folder)],
             stdout=subprocess.PIPE, text=True)
@@ -100,8 +100,7 @@ async def main(megabytes: int) -> None:
             peak = hwm_mb(server.pid)
             server.terminate()
             server.wait()
-        print(f"file {size / (1 << 20):.0f} MB, {count} messages (estimated {imported} "
-              "imported)")
+        print(f"file {size / (1 << 20):.0f} MB, {count} messages; {imported} imported")
         print(f"upload (request until the job page): {size / (1 << 20) / uploaded:.0f} MB/s "
               f"({uploaded:.1f} s, includes the mbox check and message count)")
         print(f"upload + import: {total:.1f} s, {imported / total:.0f} messages/s")
