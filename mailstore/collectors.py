@@ -32,14 +32,17 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mailstore.audit import Actor, AuditLog
 from mailstore.database import Database
 from mailstore.errors import AlreadyExists, NotFound, StoreError
-from mailstore.models import Collector, CollectorSeen
+from mailstore.models import Collector, CollectorRun, CollectorSeen
 from mailstore.names import normalise_address
 from mailstore.routing import Router
 
 CO = Collector.__table__
 CS = CollectorSeen.__table__
+CR = CollectorRun.__table__
+RUNS_KEPT = 50  # per collector, newest first: the admin's error history
 
 PROTOCOLS = ("pop3", "imap")
 TLS_MODES = ("implicit", "starttls", "none")
@@ -52,6 +55,22 @@ KEY_FILE = "collector.key"
 
 class CollectorKeyError(StoreError):
     """The key file cannot decrypt a stored password (missing, replaced or unreadable)."""
+
+
+class CollectorInvalid(StoreError):
+    """A setting the store refuses; ``field`` names it, so a form can show the line there."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class CollectorTaken(AlreadyExists):
+    """The name, or the ISP mailbox, is already used by another collector."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,39 +221,76 @@ def rules_from_json(text: str) -> tuple[Rule, ...]:
     return tuple(Rule(**r) for r in json.loads(text or "[]"))
 
 
-def validate(settings: CollectorSettings) -> CollectorSettings:
-    """The settings with defaults filled in, or a StoreError that names the bad one."""
+def problems(settings: CollectorSettings) -> dict[str, str]:
+    """Every setting that cannot be saved, by field name, with the line to show beside it."""
+    out: dict[str, str] = {}
     name = settings.name.strip()
     if not name or len(name) > 100 or any(c.isspace() for c in name):
-        raise StoreError(f"collector name {settings.name!r}: 1 to 100 characters, no spaces")
+        out["name"] = f"collector name {settings.name!r}: 1 to 100 characters, no spaces"
     if settings.protocol not in PROTOCOLS:
-        raise StoreError(f"protocol {settings.protocol!r}: use pop3 or imap")
+        out["protocol"] = f"protocol {settings.protocol!r}: use pop3 or imap"
     if settings.tls not in TLS_MODES:
-        raise StoreError(f"TLS mode {settings.tls!r}: use implicit, starttls or none")
-    if not settings.host.strip() or any(c.isspace() for c in settings.host.strip()):
-        raise StoreError(f"host {settings.host!r} is not a host name")
-    port = settings.port or DEFAULT_PORTS[(settings.protocol, settings.tls)]
-    if not 0 < port < 65536:
-        raise StoreError(f"port {port} is out of range")
+        out["tls"] = f"TLS mode {settings.tls!r}: use implicit, starttls or none"
+    host = settings.host.strip()
+    if not host or any(c.isspace() for c in host) or len(host) > 255:
+        out["host"] = f"host {settings.host!r} is not a host name"
+    if "protocol" not in out and "tls" not in out:
+        port = settings.port or DEFAULT_PORTS[(settings.protocol, settings.tls)]
+        if not 0 < port < 65536:
+            out["port"] = f"port {port} is out of range (1 to 65535)"
     if not settings.username:
-        raise StoreError("the ISP user name is empty")
+        out["username"] = "the ISP user name is empty"
     if settings.interval < 10:
-        raise StoreError(f"interval {settings.interval} s is too short (at least 10 s)")
+        out["interval"] = f"interval {settings.interval} s is too short (at least 10 s)"
     if settings.timeout < 1:
-        raise StoreError("the timeout must be at least 1 second")
+        out["timeout"] = "the timeout must be at least 1 second"
     if settings.delete_after_days is not None and (
             settings.delete_after_days < 0 or not settings.leave_on_server):
-        raise StoreError("delete-after-days needs leave-on-server and a number of days >= 0")
+        out["delete_after_days"] = ("delete-after-days needs leave-on-server and a number "
+                                    "of days >= 0")
+    if not settings.folder.strip():
+        out["folder"] = "the IMAP folder is empty (INBOX is the usual one)"
+    try:
+        normalise_address(settings.recipient)
+    except StoreError as exc:
+        out["recipient"] = str(exc)
     for rule in settings.rules:
         if rule.action not in RULE_ACTIONS or rule.field not in RULE_FIELDS or not rule.value:
-            raise StoreError(f"rule {rule.describe()!r}: action skip|delete, field "
-                             "size|from|subject and a value")
-        if rule.field == "size" and not rule.value.isdigit():
-            raise StoreError(f"rule {rule.describe()!r}: the size is a number of bytes")
+            out.setdefault("rules", f"rule {rule.describe()!r}: action skip|delete, field "
+                           "size|from|subject and a value")
+        elif rule.field == "size" and not rule.value.isdigit():
+            out.setdefault("rules", f"rule {rule.describe()!r}: the size is a number of bytes")
+    return out
+
+
+def validate(settings: CollectorSettings) -> CollectorSettings:
+    """The settings with defaults filled in, or a CollectorInvalid that names the bad one."""
+    found = problems(settings)
+    if found:
+        field_name, message = next(iter(found.items()))
+        raise CollectorInvalid(field_name, message)
+    port = settings.port or DEFAULT_PORTS[(settings.protocol, settings.tls)]
     return CollectorSettings(**{
         **{f: getattr(settings, f) for f in settings.__dataclass_fields__},
-        "name": name, "host": settings.host.strip().lower(), "port": port,
-        "recipient": normalise_address(settings.recipient)})
+        "name": settings.name.strip(), "host": settings.host.strip().lower(), "port": port,
+        "folder": settings.folder.strip(), "recipient": normalise_address(settings.recipient)})
+
+
+def public(settings: CollectorSettings | CollectorAccount) -> dict[str, object]:
+    """The settings as the audit log keeps them: everything but the password."""
+    return {f: getattr(settings, f) for f in CollectorSettings.__dataclass_fields__
+            if f not in ("password", "rules")} | {
+        "rules": [r.describe() for r in settings.rules]}
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorRunRecord:
+    """One finished run, for the admin's history."""
+
+    started_at: int
+    finished_at: int
+    result: str
+    error: str | None
 
 
 def _account(row: object, password: str = "") -> CollectorAccount:
@@ -256,36 +312,92 @@ class Collectors:
         self.alert_after = alert_after
 
     # Accounts --------------------------------------------------------------------------
-    async def add(self, settings: CollectorSettings) -> CollectorAccount:
+    async def add(self, settings: CollectorSettings, actor: Actor | None = None
+                  ) -> CollectorAccount:
+        """Saves a new ISP mailbox (audited with ``actor``, in the same transaction)."""
         s = validate(settings)
-        try:  # mail must have somewhere to go before the first run
-            await Router(self.db).resolve(s.recipient)
-        except StoreError as exc:
-            raise StoreError(f"the recipient is not deliverable here: {exc}") from exc
+        await self._check_recipient(s.recipient)
         async with self.db.write() as conn:
-            if await conn.scalar(select(CO.c.id).where(CO.c.name == s.name)):
-                raise AlreadyExists(f"a collector called {s.name} already exists")
-            # Two collectors on one ISP mailbox download everything twice (and fight over
-            # the POP3 lock): refuse them.
-            twin = await conn.scalar(select(CO.c.name).where(
-                CO.c.protocol == s.protocol, CO.c.host == s.host,
-                CO.c.username == s.username, CO.c.folder == s.folder))
-            if twin:
-                raise AlreadyExists(f"collector {twin} already downloads {s.username} at "
-                                    f"{s.host}")
+            await self._check_unique(conn, s, None)
             try:
                 await conn.execute(insert(CO).values(
-                    name=s.name, protocol=s.protocol, host=s.host, port=s.port, tls=s.tls,
-                    verify_tls=s.verify_tls, username=s.username,
-                    password=self.box.encrypt(s.password), interval=s.interval,
-                    timeout=s.timeout, enabled=s.enabled, multidrop=s.multidrop,
-                    recipient=s.recipient, leave_on_server=s.leave_on_server,
-                    delete_after_days=s.delete_after_days, folder=s.folder,
-                    rules=rules_to_json(s.rules), created_at=int(time.time()), next_run_at=0,
-                    last_result="", failures=0, admin_notified=False))
+                    **self._columns(s), password=self.box.encrypt(s.password),
+                    created_at=int(time.time()), next_run_at=0, last_result="", failures=0,
+                    admin_notified=False))
             except IntegrityError as exc:
-                raise AlreadyExists(f"a collector called {s.name} already exists") from exc
+                raise CollectorTaken("name", f"a collector called {s.name} already exists"
+                                     ) from exc
+            if actor is not None:
+                await AuditLog.record_in(conn, actor, "collector.add", f"collector {s.name}",
+                                         new=public(s))
         return await self.get(s.name)
+
+    async def change(self, name: str, settings: CollectorSettings, actor: Actor | None = None,
+                     new_password: bool = False) -> CollectorAccount:
+        """Replaces every setting of collector ``name`` (its name included); the password
+        only when ``new_password``. What was already fetched stays recorded."""
+        current = await self.get(name)
+        s = validate(settings)
+        await self._check_recipient(s.recipient)
+        values = self._columns(s)
+        if new_password:
+            values["password"] = self.box.encrypt(s.password)
+        async with self.db.write() as conn:
+            await self._check_unique(conn, s, current.id)
+            try:
+                await conn.execute(update(CO).where(CO.c.id == current.id).values(
+                    **values, next_run_at=0))
+            except IntegrityError as exc:
+                raise CollectorTaken("name", f"a collector called {s.name} already exists"
+                                     ) from exc
+            if actor is not None:
+                old, new = public(current), public(s)
+                changed = sorted(k for k in new if old.get(k) != new[k])
+                if new_password:
+                    changed.append("password")
+            if actor is not None and changed:
+                await AuditLog.record_in(
+                    conn, actor, "collector.change", f"collector {s.name}",
+                    old={k: old.get(k) for k in changed if k != "password"},
+                    new={k: new[k] if k != "password" else "changed" for k in changed})
+        return await self.get(s.name)
+
+    @staticmethod
+    def _columns(s: CollectorSettings) -> dict[str, object]:
+        return dict(
+            name=s.name, protocol=s.protocol, host=s.host, port=s.port, tls=s.tls,
+            verify_tls=s.verify_tls, username=s.username, interval=s.interval,
+            timeout=s.timeout, enabled=s.enabled, multidrop=s.multidrop,
+            recipient=s.recipient, leave_on_server=s.leave_on_server,
+            delete_after_days=s.delete_after_days, folder=s.folder,
+            rules=rules_to_json(s.rules))
+
+    async def _check_recipient(self, recipient: str) -> None:
+        try:  # mail must have somewhere to go before the first run
+            await Router(self.db).resolve(recipient)
+        except StoreError as exc:
+            raise CollectorInvalid(
+                "recipient", f"the recipient is not deliverable here: {exc}") from exc
+
+    @staticmethod
+    async def _check_unique(conn: AsyncConnection, s: CollectorSettings,
+                            own_id: int | None) -> None:
+        same = select(CO.c.name).where(CO.c.name == s.name)
+        if own_id is not None:
+            same = same.where(CO.c.id != own_id)
+        if await conn.scalar(same):
+            raise CollectorTaken("name", f"a collector called {s.name} already exists")
+        # Two collectors on one ISP mailbox download everything twice (and fight over
+        # the POP3 lock): refuse them.
+        query = select(CO.c.name).where(
+            CO.c.protocol == s.protocol, CO.c.host == s.host,
+            CO.c.username == s.username, CO.c.folder == s.folder)
+        if own_id is not None:
+            query = query.where(CO.c.id != own_id)
+        twin = await conn.scalar(query)
+        if twin:
+            raise CollectorTaken("username", f"collector {twin} already downloads "
+                                 f"{s.username} at {s.host}")
 
     async def get(self, name: str, secret: bool = False) -> CollectorAccount:
         async with self.db.read() as conn:
@@ -306,13 +418,37 @@ class Collectors:
             rows = (await conn.execute(select(CO).order_by(CO.c.name))).all()
         return [_account(r) for r in rows]
 
-    async def remove(self, name: str) -> None:
+    async def remove(self, name: str, actor: Actor | None = None) -> None:
         async with self.db.write() as conn:
-            found = await conn.scalar(select(CO.c.id).where(CO.c.name == name))
-            if found is None:
+            row = (await conn.execute(select(CO).where(CO.c.name == name))).first()
+            if row is None:
                 raise NotFound(f"no collector called {name}")
-            await conn.execute(delete(CS).where(CS.c.collector_id == found))
-            await conn.execute(delete(CO).where(CO.c.id == found))
+            await conn.execute(delete(CS).where(CS.c.collector_id == row.id))
+            await conn.execute(delete(CR).where(CR.c.collector_id == row.id))
+            await conn.execute(delete(CO).where(CO.c.id == row.id))
+            if actor is not None:
+                await AuditLog.record_in(conn, actor, "collector.remove", f"collector {name}",
+                                         old=public(_account(row)))
+
+    async def run_now(self, name: str, actor: Actor | None = None) -> CollectorAccount:
+        """Makes the collector due at once: the scheduler of whichever node looks first
+        (every few seconds) runs it; the lease keeps it to one run."""
+        async with self.db.write() as conn:
+            done = await conn.execute(update(CO).where(CO.c.name == name).values(
+                next_run_at=0))
+            if done.rowcount == 0:
+                raise NotFound(f"no collector called {name}")
+            if actor is not None:
+                await AuditLog.record_in(conn, actor, "collector.run_now", f"collector {name}")
+        return await self.get(name)
+
+    async def runs(self, collector_id: int, limit: int = RUNS_KEPT) -> list[CollectorRunRecord]:
+        """The latest runs, newest first."""
+        async with self.db.read() as conn:
+            rows = await conn.execute(select(CR).where(CR.c.collector_id == collector_id)
+                                      .order_by(CR.c.id.desc()).limit(limit))
+            return [CollectorRunRecord(r.started_at, r.finished_at, r.result, r.error)
+                    for r in rows]
 
     async def set_password(self, name: str, password: str) -> None:
         """The ISP changed the password: only the collector needs the new one."""
@@ -341,12 +477,15 @@ class Collectors:
                 **values, next_run_at=0))
         return await self.get(name)
 
-    async def set_enabled(self, name: str, enabled: bool) -> None:
+    async def set_enabled(self, name: str, enabled: bool, actor: Actor | None = None) -> None:
         async with self.db.write() as conn:
             done = await conn.execute(update(CO).where(CO.c.name == name).values(
                 enabled=enabled, next_run_at=0))
-        if done.rowcount == 0:
-            raise NotFound(f"no collector called {name}")
+            if done.rowcount == 0:
+                raise NotFound(f"no collector called {name}")
+            if actor is not None:
+                await AuditLog.record_in(conn, actor, "collector.enabled", f"collector {name}",
+                                         old=not enabled, new=enabled)
 
     # What was fetched ------------------------------------------------------------------
     async def seen(self, collector_id: int) -> dict[str, tuple[int, str]]:
@@ -394,8 +533,9 @@ class Collectors:
             ).values(lease_until=int(time.time()) + lease))
 
     async def finish(self, collector_id: int, node: str, error: str | None, result: str,
-                     now: int) -> bool:
-        """Records a run and releases the account; True when the admin must be told now."""
+                     now: int, started: int | None = None) -> bool:
+        """Records a run (and its line in the history) and releases the account; True when
+        the admin must be told now."""
         async with self.db.write() as conn:
             row = (await conn.execute(select(CO.c.interval, CO.c.failures, CO.c.admin_notified)
                                       .where(CO.c.id == collector_id))).first()
@@ -415,6 +555,15 @@ class Collectors:
             await conn.execute(update(CO).where(
                 CO.c.id == collector_id, or_(CO.c.claimed_by == node,
                                              CO.c.claimed_by.is_(None))).values(**values))
+            await conn.execute(insert(CR).values(
+                collector_id=collector_id, started_at=started if started is not None else now,
+                finished_at=now, result=result, error=error))
+            oldest_kept = await conn.scalar(
+                select(CR.c.id).where(CR.c.collector_id == collector_id)
+                .order_by(CR.c.id.desc()).offset(RUNS_KEPT - 1).limit(1))
+            if oldest_kept is not None:
+                await conn.execute(delete(CR).where(CR.c.collector_id == collector_id,
+                                                    CR.c.id < oldest_kept))
         return tell
 
     async def mark_admin_notified(self, collector_id: int) -> None:

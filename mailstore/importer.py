@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 from mailstore.errors import AlreadyExists
@@ -74,13 +75,18 @@ def _with_raw(prepared: list[Prepared], batch: list[NewMessage]) -> list[Prepare
 async def import_mailbox(
     store: Store, account_id: int, path: Path, folder: str = "INBOX",
     progress: Callable[[ImportReport], None] | None = None, workers: int | None = None,
+    mp_context: BaseContext | None = None,
 ) -> ImportReport:
-    """Import every message under ``path``; returns what was imported and skipped."""
+    """Import every message under ``path``; returns what was imported and skipped.
+
+    ``mp_context``: how parsing workers start; a server with threads running passes
+    ``spawn`` (a fork could copy a lock another thread holds)."""
     report = ImportReport()
     loop = asyncio.get_running_loop()
     nworkers = workers if workers is not None else min(4, os.cpu_count() or 1)
     executor: Executor | None = ProcessPoolExecutor(
-        nworkers, initializer=_exit_with_parent, initargs=(os.getpid(),)) \
+        nworkers, mp_context=mp_context, initializer=_exit_with_parent,
+        initargs=(os.getpid(),)) \
         if nworkers > 1 else None
     writer = _Writer(store, account_id, report, progress)
     pending: list[tuple[str, list[NewMessage], asyncio.Future[list[Prepared]]]] = []

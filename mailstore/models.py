@@ -311,6 +311,23 @@ class CollectorSeen(Base):
     action: Mapped[str] = mapped_column(String(20), default="delivered")
 
 
+class CollectorRun(Base):
+    """One finished run of a collector: what it did, or the one line saying why it failed.
+
+    The admin's error history; only the newest ``RUNS_KEPT`` per collector are kept.
+    """
+
+    __tablename__ = "collector_runs"
+    __table_args__ = (Index("ix_collector_runs_collector", "collector_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collector_id: Mapped[int] = mapped_column(
+        ForeignKey("collectors.id", ondelete="CASCADE"))
+    started_at: Mapped[int] = mapped_column(BigInteger)
+    finished_at: Mapped[int] = mapped_column(BigInteger)
+    result: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class Preferences(Base):
     """A user's webmail settings (density, thread view, reading pane, page size…) as JSON.
 

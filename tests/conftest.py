@@ -45,7 +45,7 @@ async def _pg_admin(sql: str) -> None:
 TRUNCATE = (
     "TRUNCATE domains, accounts, aliases, folders, contents, messages, expunged, trace, outbound, "
     "dkim_keys, lists, list_members, collectors, collector_seen, preferences, identities, "
-    "contacts, trusted_senders, audit_log, server_settings "
+    "contacts, trusted_senders, audit_log, server_settings, collector_runs "
     "RESTART IDENTITY CASCADE"
 )
 

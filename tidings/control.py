@@ -6,20 +6,30 @@ import errno
 import socket
 import ssl
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
+from mailstore.collectors import CollectorSettings
 from protocols.delivery.dkimdns import OK, check_published
 from protocols.delivery.probe import probe
 from protocols.smtp.checks import resolver_for
 from tidings import certificates
 from tidings.config import RUNNING_SERVICES, Config, ConfigError, password_box
 from tidings.live import LiveConfig
-from webapp.admin.control import CertificateCheck, CertificateInfo, CheckResult, ServiceStatus
+from webapp.admin.control import (
+    CertificateCheck,
+    CertificateInfo,
+    CheckResult,
+    ConnectionStage,
+    ServiceStatus,
+)
 
 # The web listener serves the admin's own page: moving or stopping it from that page would
 # cut the admin off mid-change, so only tidings.toml (and a restart) changes it.
 WEB_ONLY_IN_FILE = ("ports.web", "services.web")
 WEB_REFUSAL = ("the web port can only be changed in tidings.toml, followed by a restart: "
                "changing it here would cut off this page")
+if TYPE_CHECKING:
+    from protocols.collector.scheduler import CollectorScheduler
 
 
 class Control:
@@ -31,6 +41,7 @@ class Control:
         self.listening: dict[str, tuple[str, int]] = {}  # service -> bound (host, port)
         self.problems: dict[str, str] = {}  # service -> why it could not start
         self._cert_stamp = certificates.stamp(live.config.tls_dir)
+        self.collector: CollectorScheduler | None = None  # set by serve once it runs
 
     def setting(self, name: str) -> object:
         return self.live.value(name)
@@ -134,6 +145,16 @@ class Control:
 
     def seal_secret(self, secret: str) -> str:
         return password_box(self.live.data_dir).encrypt(secret)
+
+    async def test_collector(self, settings: CollectorSettings) -> list[ConnectionStage]:
+        from protocols.collector.probe import probe
+
+        result = await probe(settings)
+        return [ConnectionStage(s.name, s.label, s.state, s.detail) for s in result.stages]
+
+    def wake_collectors(self) -> None:
+        if self.collector is not None:
+            self.collector.wake()
 
 
 def bind_problem(host: str, port: int) -> str:

@@ -103,6 +103,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
         loop.add_signal_handler(sig, stop.set)
     imap, pop3 = mail_access(runtime, tls)
     collector = start_collector(runtime)
+    control.collector = collector  # "run now" in the admin wakes it
     tasks = [asyncio.create_task(s.serve(sockets=[sockets["web"]])) for s in servers]
     runtime.store.logins = FailureLimiter(cfg.login_max_failures, cfg.login_lockout_seconds)
     smtp_settings = cfg.smtp or SmtpSettings(cfg.hostname)

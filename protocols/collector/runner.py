@@ -100,7 +100,7 @@ class Collector:
             account = await collectors.get_by_id(collector_id, secret=True)
         except CollectorKeyError as exc:
             account = await collectors.get_by_id(collector_id)
-            await collectors.finish(collector_id, self.node, str(exc), "", started)
+            await collectors.finish(collector_id, self.node, str(exc), "", started, started)
             return RunOutcome(account.name, report, str(exc))
         if not await collectors.claim(collector_id, self.node, self.lease, int(time.time())):
             return RunOutcome(account.name, report, busy=True)
@@ -120,7 +120,7 @@ class Collector:
         if error:
             log.info("collector %s: %s", account.name, error)
         tell = await collectors.finish(collector_id, self.node, error, report.summary(),
-                                       int(time.time()))
+                                       int(time.time()), started)
         if tell and error:
             await self._tell_admins(account, error, collectors.alert_after)
             await collectors.mark_admin_notified(collector_id)

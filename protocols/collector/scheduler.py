@@ -34,9 +34,14 @@ class CollectorScheduler:
         self.parallel = asyncio.Semaphore(parallel)
         self.running: dict[int, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
+        self._woken = asyncio.Event()
 
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._loop())
+
+    def wake(self) -> None:
+        """Look for due accounts now rather than at the next tick ("run now" in the admin)."""
+        self._woken.set()
 
     async def stop(self) -> None:
         tasks = [t for t in (self._loop_task, *self.running.values()) if t is not None]
@@ -53,7 +58,11 @@ class CollectorScheduler:
                             self._run(collector_id))
             except Exception:
                 log.exception("collector scheduler: cannot read the collector accounts")
-            await asyncio.sleep(self.tick)
+            try:
+                await asyncio.wait_for(self._woken.wait(), self.tick)
+            except TimeoutError:
+                pass
+            self._woken.clear()
 
     async def _run(self, collector_id: int) -> None:
         try:

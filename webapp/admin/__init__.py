@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from webapp.admin import audit, dashboard, dkim, sending, settings
+from webapp.admin import audit, collectors, dashboard, dkim, imports, sending, settings
 
-MODULES = [dashboard, audit, settings, sending, dkim]
+MODULES = [dashboard, audit, settings, sending, dkim, collectors, imports]
 
 
 def admin_routes() -> list[tuple[str, Callable, list[str]]]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from mailstore.collectors import CollectorSettings
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceStatus:
@@ -34,6 +36,17 @@ class CheckResult:
     stage: str  # what failed ("dns", "connect", "tls", "ehlo", "starttls", "auth"; for a
     #             DKIM record "missing", "different", "error"), or what passed when ok
     message: str  # one line for the administrator
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStage:
+    """One step of a collector's "test connection": dns, tcp, tls, login or mailbox.
+    ``state`` is ok, failed, skipped (not used by these settings) or untried."""
+
+    name: str
+    label: str
+    state: str
+    detail: str = ""
 
 
 class ServerControl(Protocol):
@@ -72,6 +85,14 @@ class ServerControl(Protocol):
     def seal_secret(self, secret: str) -> str:
         """``secret`` encrypted for the ``password_sealed`` key of a smart host setting, so
         the settings table never holds the password in clear."""
+
+    async def test_collector(self, settings: CollectorSettings) -> list[ConnectionStage]:
+        """Try to reach and log in to an ISP mailbox (validated settings, password given),
+        stage by stage; the first failed stage says why, the later ones are untried."""
+
+    def wake_collectors(self) -> None:
+        """Ask this node's collector scheduler to look for due accounts now (after
+        ``store.collectors.run_now``; other nodes notice within their tick)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ SECTIONS: list[tuple[str, str]] = [
     ("/admin/server", "Server"),
     ("/admin/sending", "Sending"),
     ("/admin/dkim", "DKIM keys"),
+    ("/admin/collectors", "Collector accounts"),
+    ("/admin/import", "Import mail"),
 ]
 
 
