@@ -15,6 +15,10 @@ from webapp.templating import render
 SECTIONS: list[tuple[str, str]] = [
     ("/admin", "Dashboard"),
     ("/admin/audit", "Audit log"),
+    ("/admin/domains", "Domains"),
+    ("/admin/accounts", "Accounts"),
+    ("/admin/aliases", "Aliases"),
+    ("/admin/lists", "Distribution lists"),
 ]
 
 
