@@ -5,7 +5,11 @@ administrator in charge."""
 from __future__ import annotations
 
 import html
+import io
 import json
+import mailbox
+import zipfile
+from pathlib import Path
 
 import httpx
 import pytest
@@ -234,3 +238,29 @@ async def test_an_unknown_account_is_404(admin: httpx.AsyncClient) -> None:
     response = await post(admin, "/admin/accounts/nobody@example.com/delete",
                           {"mail": "delete", "confirm": "nobody@example.com"})
     assert response.status_code == 404
+
+
+async def test_downloading_an_accounts_mail_as_mbox_files(
+        admin: httpx.AsyncClient, store: Store, account: AccountInfo, tmp_path: Path) -> None:
+
+    await deliver(store, await inbox_id(store, account), [
+        make_message("First", "From the top\n>From quoted\nbye\n"), make_message("Second")])
+    await store.folders.create(account.id, "Projects/2024")
+    page = (await admin.get("/admin/accounts/ann@example.com")).text
+    assert 'href="/admin/accounts/ann@example.com/export"' in page
+    response = await admin.get("/admin/accounts/ann@example.com/export")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    assert "ann%40example.com-mail.zip" in response.headers["content-disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert "INBOX.mbox" in archive.namelist()
+    assert "Projects/2024.mbox" in archive.namelist()
+    inbox = archive.read("INBOX.mbox")
+    assert inbox.startswith(b"From MAILER-DAEMON ")
+    assert b"\n>From the top\n>>From quoted\n" in inbox and b"\r\n" not in inbox
+    assert archive.read("Projects/2024.mbox") == b""
+    folder = tmp_path / "INBOX.mbox"
+    folder.write_bytes(inbox)
+    assert sorted(m["Subject"] for m in mailbox.mbox(folder)) == ["First", "Second"]
+    [entry] = await audit(store, "account.export")
+    assert (entry.target, entry.new_value) == ("ann@example.com", {"messages": 2})

@@ -6,14 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from mailstore.directory import DirectoryError
 from mailstore.errors import NotFound, StoreError
 from mailstore.values import AccountInfo
 from webapp.admin.directory import checked, field_errors, parse_quota, quota_text, text
 from webapp.admin.guard import actor
+from webapp.admin.mail_export import chunks, export_zip
 from webapp.admin.pages import done, page, store
+from webapp.downloads import DOWNLOAD_POLICY, content_disposition
 from webapp.views.errors import error_page
 
 PATH = "/admin/accounts"
@@ -168,6 +170,22 @@ async def remove(request: Request) -> Response:
     return done(PATH, message)
 
 
+async def export(request: Request) -> Response:
+    """Every folder of the account as a zip of mbox files (audited: reading someone's
+    mail is worth a line in the log even though nothing changes)."""
+    account = await _account(request)
+    if account is None:
+        return _missing(request)
+    mail = store(request)
+    archive, count = await export_zip(mail, account.id)
+    await mail.audit.record(actor(request), "account.export", account.address,
+                            new={"messages": count})
+    name = f"{account.address}-mail.zip"
+    return StreamingResponse(chunks(archive), media_type="application/zip", headers={
+        "Content-Disposition": content_disposition(name),
+        "content-security-policy": DOWNLOAD_POLICY})
+
+
 ROUTES = [
     (PATH, show, ["GET"]),
     (PATH, create, ["POST"]),
@@ -175,4 +193,5 @@ ROUTES = [
     (PATH + "/{address}", update, ["POST"]),
     (PATH + "/{address}/password", password, ["POST"]),
     (PATH + "/{address}/delete", remove, ["POST"]),
+    (PATH + "/{address}/export", export, ["GET"]),
 ]
