@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailstore.accounts import DEFAULT_FOLDERS
@@ -597,7 +597,7 @@ class Directory:
             return
         patterns = sorted({r.address for r in await conn.execute(
             select(AL.c.address).where(AL.c.address.contains("*"),
-                                       or_(AL.c.address.endswith("@" + domain))))},
+                                       AL.c.address.endswith("@" + domain)))},
             key=lambda p: (-len(p.replace("*", "")), p))
         for pattern in patterns:
             if fnmatch.fnmatchcase(addr, pattern):
