@@ -111,3 +111,31 @@ async def test_delete_an_account_giving_its_mail_to_another(
     await bob.goto("/mail/From ann@example.com/INBOX")
     await expect(bob.get_by_text("Handover notes").first).to_be_visible()
     await shot(bob, "mail-given-to-bob")
+
+
+async def test_make_a_list_for_members_only_and_test_who_may_post(
+        browser: Browser, live: LiveServer, store: Store, account: AccountInfo,
+        shot: Shot) -> None:
+    page = await admin_page(browser, live, store)
+    await page.goto("/admin/lists")
+    await page.get_by_label("List address").fill("team@example.com")
+    await page.get_by_label("Who may post").select_option("members")
+    await page.get_by_label("Subject prefix").fill("[Team]")
+    await page.get_by_label("Replies go to the list").check()
+    await page.get_by_role("button", name="Create list").click()
+    await expect(page).to_have_url(re.compile(r"/admin/lists/team@example.com"))
+    await page.get_by_label("Add a member").fill("ann@example.com")
+    await page.get_by_role("button", name="Add member").click()
+    await expect(page.locator(".admin-notice")).to_contain_text(
+        "Added ann@example.com as a member of team@example.com")
+    await expect(page.locator("#members")).to_contain_text("ann@example.com")
+    await shot(page, "list-with-a-member")
+
+    await page.goto("/admin/aliases?address=team@example.com&sender=stranger@far.example")
+    await expect(page.locator("#verdict")).to_contain_text(
+        "the sender may not post to this list")
+    await page.locator("#f-test-sender").fill("ann@example.com")
+    await page.get_by_role("button", name="Test").click()
+    await expect(page.locator("#verdict")).to_contain_text(
+        "into the mailbox of ann@example.com, folder INBOX")
+    await shot(page, "list-tester")
