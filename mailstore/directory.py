@@ -105,8 +105,12 @@ def _account_values(row: Any) -> dict[str, Any]:
 
 
 async def _enabled_admins(conn: AsyncConnection) -> int:
-    return await conn.scalar(select(func.count()).where(
-        A.c.is_admin.is_(True), A.c.disabled.is_(False))) or 0
+    """How many enabled administrators there are. On PostgreSQL their rows stay locked
+    until the transaction ends, so two admins removing each other at the same moment
+    cannot both pass the "last administrator" check (SQLite writers are serial anyway)."""
+    rows = await conn.execute(select(A.c.id).where(
+        A.c.is_admin.is_(True), A.c.disabled.is_(False)).order_by(A.c.id).with_for_update())
+    return len(rows.all())
 
 
 async def _account_row(conn: AsyncConnection, address: str, name: str = "address") -> Any:

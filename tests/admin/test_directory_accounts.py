@@ -264,3 +264,18 @@ async def test_downloading_an_accounts_mail_as_mbox_files(
     assert sorted(m["Subject"] for m in mailbox.mbox(folder)) == ["First", "Second"]
     [entry] = await audit(store, "account.export")
     assert (entry.target, entry.new_value) == ("ann@example.com", {"messages": 2})
+
+
+async def test_two_administrators_deleting_each_other_at_once_leave_one(
+        store: Store, admin_account: AccountInfo) -> None:
+    import asyncio
+
+    await store.accounts.create("boss@example.com", NEW_PASSWORD, is_admin=True)
+    await store.accounts.remove("ann@example.com")
+    results = await asyncio.gather(
+        store.directory.delete_account(Actor("root@example.com"), "boss@example.com"),
+        store.directory.delete_account(Actor("boss@example.com"), "root@example.com"),
+        return_exceptions=True)
+    refused = [r for r in results if isinstance(r, DirectoryError)]
+    assert len(refused) == 1 and "is the last administrator" in str(refused[0])
+    assert len([a for a in await store.accounts.list() if a.is_admin]) == 1
