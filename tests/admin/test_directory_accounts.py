@@ -279,3 +279,14 @@ async def test_two_administrators_deleting_each_other_at_once_leave_one(
     refused = [r for r in results if isinstance(r, DirectoryError)]
     assert len(refused) == 1 and "is the last administrator" in str(refused[0])
     assert len([a for a in await store.accounts.list() if a.is_admin]) == 1
+
+
+async def test_the_list_can_show_one_domain(
+        admin: httpx.AsyncClient, store: Store) -> None:
+    await store.accounts.add_domain("shop.example")
+    await store.accounts.create("pat@shop.example", NEW_PASSWORD)
+    page = (await admin.get("/admin/accounts", params={"domain": "shop.example"})).text
+    assert "pat@shop.example" in page and "ann@example.com" not in page
+    assert '<option value="shop.example" selected>' in page
+    page = (await admin.get("/admin/accounts")).text
+    assert "pat@shop.example" in page and "ann@example.com" in page
