@@ -354,6 +354,10 @@ class Directory:
             total_size=0, created_at=now))
         folders = (await conn.execute(
             select(F.c.id, F.c.name).where(F.c.account_id == row.id).order_by(F.c.name))).all()
+        longest = max((len(f.name) for f in folders), default=0)
+        if len(top) + 1 + longest > 1000:  # folders.name is String(1000)
+            raise DirectoryError("give_to", "A folder name would be longer than 1000 "
+                                            "characters there: rename that folder first")
         for offset, folder in enumerate(folders, start=1):
             await conn.execute(update(F).where(F.c.id == folder.id).values(
                 account_id=heir.id, name=f"{top}{DELIMITER}{folder.name}",
