@@ -12,6 +12,7 @@ from mailstore.collectors import KEY_FILE, Collectors
 from mailstore.contacts import Contacts
 from mailstore.database import Database
 from mailstore.delivery import LocalDelivery
+from mailstore.directory import Directory
 from mailstore.dkimkeys import DkimKeys
 from mailstore.events import FolderEvents
 from mailstore.folders import Folders
@@ -63,6 +64,8 @@ class Store:
         # The web admin: who changed what, and the settings changed over tidings.toml.
         self.audit = AuditLog(self.db)
         self.server_settings = ServerSettings(self.db)
+        # Audited changes to domains, accounts, aliases and lists (the admin's directory).
+        self.directory = Directory(self.db, self._collect, self.events)
         # Failed logins per client address, for every front door (tidings.toml [logins]).
         self.logins = FailureLimiter(limit=5, lockout=900)
 

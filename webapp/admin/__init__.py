@@ -9,9 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from webapp.admin import audit, collectors, dashboard, dkim, imports, sending, settings
+from webapp.admin import (
+    accounts,
+    aliases,
+    audit,
+    collectors,
+    dashboard,
+    dkim,
+    domains,
+    imports,
+    lists,
+    sending,
+    settings,
+)
 
-MODULES = [dashboard, audit, settings, sending, dkim, collectors, imports]
+MODULES = [dashboard, domains, accounts, aliases, lists, collectors, imports, settings,
+           sending, dkim, audit]
 
 
 def admin_routes() -> list[tuple[str, Callable, list[str]]]:

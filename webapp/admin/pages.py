@@ -14,15 +14,19 @@ from webapp.templating import render
 # The sections in the left-hand list, in order: (path, label).
 SECTIONS: list[tuple[str, str]] = [
     ("/admin", "Dashboard"),
-    ("/admin/audit", "Audit log"),
+    ("/admin/domains", "Domains"),
+    ("/admin/accounts", "Accounts"),
+    ("/admin/aliases", "Aliases"),
+    ("/admin/lists", "Distribution lists"),
+    ("/admin/collectors", "Collector accounts"),
+    ("/admin/import", "Import mail"),
+    ("/admin/sending", "Sending"),
+    ("/admin/dkim", "DKIM keys"),
     ("/admin/limits", "Limits"),
     ("/admin/access", "Receiving and access"),
     ("/admin/tls", "TLS certificate"),
     ("/admin/server", "Server"),
-    ("/admin/sending", "Sending"),
-    ("/admin/dkim", "DKIM keys"),
-    ("/admin/collectors", "Collector accounts"),
-    ("/admin/import", "Import mail"),
+    ("/admin/audit", "Audit log"),
 ]
 
 
