@@ -25,6 +25,7 @@ from mailstore.routing import Router
 from mailstore.search import Search
 from mailstore.search_results import SearchResults
 from mailstore.server_settings import ServerSettings
+from mailstore.stats import Stats
 from mailstore.throttle import FailureLimiter
 from mailstore.trace import Traces
 from mailstore.trusted import TrustedSenders
@@ -63,6 +64,7 @@ class Store:
         # The web admin: who changed what, and the settings changed over tidings.toml.
         self.audit = AuditLog(self.db)
         self.server_settings = ServerSettings(self.db)
+        self.stats = Stats(self.db)  # the admin dashboard's figures
         # Failed logins per client address, for every front door (tidings.toml [logins]).
         self.logins = FailureLimiter(limit=5, lockout=900)
 

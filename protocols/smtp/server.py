@@ -130,13 +130,16 @@ class SmtpServer:
     # Policy -------------------------------------------------------------------------------
     async def connect_refusal(self, session: SmtpSession) -> str | None:
         ip, listener = session.peer_ip, session.listener
+        refusal = None
         if in_networks(ip, listener.deny) or (listener.allow and not in_networks(
                 ip, listener.allow)):
-            return f"554 5.7.1 access denied for {ip}"
-        if (listener.name == MX and self.connect_check is not None and not is_loopback(ip)
+            refusal = f"554 5.7.1 access denied for {ip}"
+        elif (listener.name == MX and self.connect_check is not None and not is_loopback(ip)
                 and not in_networks(ip, self.settings.relay_networks)):
-            return await self.connect_check(ip)
-        return None
+            refusal = await self.connect_check(ip)
+        if refusal is not None:  # in the trace, so the admin's dashboard can count them
+            self._record(session, "rejected", refusal, "", [])
+        return refusal
 
     def may_relay(self, session: SmtpSession) -> bool:
         return bool(session.auth_user) or in_networks(

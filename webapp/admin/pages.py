@@ -15,6 +15,8 @@ from webapp.templating import render
 SECTIONS: list[tuple[str, str]] = [
     ("/admin", "Dashboard"),
     ("/admin/audit", "Audit log"),
+    ("/admin/queue", "Queue"),
+    ("/admin/trace", "Message trace"),
 ]
 
 

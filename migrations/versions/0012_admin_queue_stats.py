@@ -1,0 +1,37 @@
+"""web admin queue, trace and dashboard: a bounce request on queue entries, and the
+indexes that keep the trace search and the dashboard's counts fast on 100k messages
+
+Revision ID: 0012
+Revises: 0009
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("outbound") as batch:
+        batch.add_column(sa.Column("bounce_requested", sa.Text(), nullable=True))
+    # Dashboard counts per day: "accepted" (in) and "sent" (out) over a time range,
+    # answered from the index alone.
+    op.create_index("ix_trace_verdict_at", "trace", ["verdict", "at", "listener"])
+    op.create_index("ix_trace_message_id", "trace", ["message_id"])
+    op.create_index("ix_trace_client_ip_at", "trace", ["client_ip", "at"])
+    # Storage used: the sum of blob sizes read from the index, not from the wide rows.
+    op.create_index("ix_contents_size", "contents", ["size"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_contents_size", "contents")
+    op.drop_index("ix_trace_client_ip_at", "trace")
+    op.drop_index("ix_trace_message_id", "trace")
+    op.drop_index("ix_trace_verdict_at", "trace")
+    with op.batch_alter_table("outbound") as batch:
+        batch.drop_column("bounce_requested")
