@@ -292,7 +292,7 @@ class SmtpServer:
         lists = [Part(list_copy(message, r.list), r.local, r.external)
                  for r in envelope.routes if r.list is not None]
         trace = self._trace(session, "accepted", "", envelope.mail_from or "",
-                            _accepted(envelope, junk), len(message), _message_id(raw))
+                            _recipient_verdicts(envelope, junk), len(message), _message_id(raw))
         try:
             result = await self.store.delivery.deliver(Delivery(
                 message, envelope.mail_from or "", tuple(mailboxes.values()),
@@ -334,12 +334,14 @@ class SmtpServer:
             when=datetime.now(UTC))
 
 
-def _accepted(envelope: TidingsEnvelope, junk: bool) -> list[RecipientVerdict]:
-    """The accepted recipients, each with where its copy goes."""
+def _recipient_verdicts(envelope: TidingsEnvelope, junk: bool) -> list[RecipientVerdict]:
+    """Every recipient's verdict: accepted ones with where their copy goes, refused ones
+    with the reply they got (the admin's message trace shows both)."""
     routes = {r.recipient: r for r in envelope.routes}
     out = []
     for verdict in envelope.verdicts:
         if verdict.verdict != "accepted":
+            out.append(verdict)
             continue
         route = routes.get(verdict.address.lower())
         places = [f"{m.address}/{'Junk' if junk else m.folder}" for m in route.local] + \

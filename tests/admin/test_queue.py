@@ -43,6 +43,10 @@ async def defer(store: Store, entry_id: int, reply: str, *, later: int = 3600) -
     await store.outbound.release("node-t")
 
 
+def row(entry_id: int) -> str:
+    return f'id="entry-{entry_id}"'
+
+
 async def token(client: httpx.AsyncClient) -> str:
     return csrf_token((await client.get("/admin/queue")).text)
 
@@ -54,19 +58,19 @@ async def test_the_queue_lists_entries_with_counts_and_filters(
     await defer(store, b, "451 4.7.1 greylisted, try again in 5 minutes")
 
     page = (await admin.get("/admin/queue")).text
-    assert 'id="entry-%d"' % a in page and 'id="entry-%d"' % b in page
+    assert row(a) in page and row(b) in page
     assert "<strong>2</strong> messages in the queue" in page
     assert "1 waiting" in page and "1 deferred" in page
     assert "451 4.7.1 greylisted" in page
 
     by_sender = (await admin.get("/admin/queue", params={"sender": "CARL"})).text
-    assert 'id="entry-%d"' % b in by_sender and 'id="entry-%d"' % a not in by_sender
+    assert row(b) in by_sender and row(a) not in by_sender
     by_recipient = (await admin.get("/admin/queue", params={"recipient": "bob@"})).text
-    assert 'id="entry-%d"' % a in by_recipient and 'id="entry-%d"' % b not in by_recipient
+    assert row(a) in by_recipient and row(b) not in by_recipient
     deferred = (await admin.get("/admin/queue", params={"state": "deferred"})).text
-    assert 'id="entry-%d"' % b in deferred and 'id="entry-%d"' % a not in deferred
+    assert row(b) in deferred and row(a) not in deferred
     old = (await admin.get("/admin/queue", params={"age": "1d"})).text
-    assert 'id="entry-%d"' % b in old and 'id="entry-%d"' % a not in old
+    assert row(b) in old and row(a) not in old
     assert "1 message match" in old
 
 
