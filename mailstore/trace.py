@@ -86,6 +86,11 @@ class Traces:
         if before is not None:
             at, record_id = before
             query = query.where(or_(T.c.at < at, and_(T.c.at == at, T.c.id < record_id)))
+        if sender or recipient:
+            # Pick the ids from the index alone (SQLite's ix_trace_at_who), then read the
+            # rows: a substring filter looks at every record, not just the shown ones.
+            query = (select(T).where(T.c.id.in_(query.with_only_columns(T.c.id)))
+                     .order_by(T.c.at.desc(), T.c.id.desc()))
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
         return [record_from_row(r) for r in rows]

@@ -24,12 +24,23 @@ def upgrade() -> None:
     op.create_index("ix_trace_verdict_at", "trace", ["verdict", "at", "listener"])
     op.create_index("ix_trace_message_id", "trace", ["message_id"])
     op.create_index("ix_trace_client_ip_at", "trace", ["client_ip", "at"])
+    if op.get_bind().dialect.name == "sqlite":
+        # The trace search by sender or recipient substring (LIKE, no index can seek it)
+        # scans this covering index newest first instead of the table: a rare sender in
+        # 100k records, 790 -> 18 ms. It replaces ix_trace_at (its first column).
+        # Not on PostgreSQL: a B-tree entry there is limited to ~2.7 kB, which the
+        # recipients of a large message exceed.
+        op.create_index("ix_trace_at_who", "trace", ["at", "mail_from", "recipients"])
+        op.drop_index("ix_trace_at", "trace")
     # Storage used: the sum of blob sizes read from the index, not from the wide rows.
     op.create_index("ix_contents_size", "contents", ["size"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_contents_size", "contents")
+    if op.get_bind().dialect.name == "sqlite":
+        op.create_index("ix_trace_at", "trace", ["at"])
+        op.drop_index("ix_trace_at_who", "trace")
     op.drop_index("ix_trace_client_ip_at", "trace")
     op.drop_index("ix_trace_message_id", "trace")
     op.drop_index("ix_trace_verdict_at", "trace")
