@@ -171,8 +171,8 @@ class Trace(Base):
 
     __tablename__ = "trace"
     __table_args__ = (
-        # On SQLite, migration 0012 widens this to (at, mail_from, recipients) for the
-        # admin's substring search (see there).
+        # Migration 0012 adds search-only indexes (ix_trace_search on SQLite, pg_trgm on
+        # PostgreSQL) for the admin's substring search, as 0001 does for contents.
         Index("ix_trace_at", "at"),
         Index("ix_trace_verdict_at", "verdict", "at", "listener"),
         Index("ix_trace_message_id", "message_id"),

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import and_, insert, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailstore.database import Database
@@ -86,10 +86,13 @@ class Traces:
         if before is not None:
             at, record_id = before
             query = query.where(or_(T.c.at < at, and_(T.c.at == at, T.c.id < record_id)))
-        if sender or recipient:
-            # Pick the ids from the index alone (SQLite's ix_trace_at_who), then read the
-            # rows: a substring filter looks at every record, not just the shown ones.
-            query = (select(T).where(T.c.id.in_(query.with_only_columns(T.c.id)))
+        if (sender or recipient) and self.db.is_sqlite:
+            # A substring filter looks at every record, not just the shown ones: pick the
+            # ids from the covering ix_trace_search alone, then read those rows. "+at"
+            # keeps SQLite from walking ix_trace_at (and the table) for the order instead.
+            ids = (query.with_only_columns(T.c.id).order_by(None)
+                   .order_by(literal_column("+trace.at").desc(), T.c.id.desc()))
+            query = (select(T).where(T.c.id.in_(ids))
                      .order_by(T.c.at.desc(), T.c.id.desc()))
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
