@@ -94,7 +94,8 @@ class Content(Base):
     """
 
     __tablename__ = "contents"
-    __table_args__ = (Index("ix_contents_message_id", "message_id"),)
+    __table_args__ = (Index("ix_contents_message_id", "message_id"),
+                      Index("ix_contents_size", "size"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     size: Mapped[int] = mapped_column(BigInteger)
@@ -169,7 +170,14 @@ class Trace(Base):
     """
 
     __tablename__ = "trace"
-    __table_args__ = (Index("ix_trace_at", "at"),)
+    __table_args__ = (
+        # Migration 0012 adds search-only indexes (ix_trace_search on SQLite, pg_trgm on
+        # PostgreSQL) for the admin's substring search, as 0001 does for contents.
+        Index("ix_trace_at", "at"),
+        Index("ix_trace_verdict_at", "verdict", "at", "listener"),
+        Index("ix_trace_message_id", "message_id"),
+        Index("ix_trace_client_ip_at", "client_ip", "at"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[int] = mapped_column(BigInteger)
     listener: Mapped[str] = mapped_column(String(20))
@@ -213,6 +221,9 @@ class Outbound(Base):
     delay_notified: Mapped[bool] = mapped_column(Boolean, default=False,
                                                  server_default=false())
     history: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    # An administrator asked to return the message to its sender (who asked): the runner
+    # that next claims the entry fails its pending recipients and sends the bounce.
+    bounce_requested: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class DkimKey(Base):

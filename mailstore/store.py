@@ -26,6 +26,7 @@ from mailstore.routing import Router
 from mailstore.search import Search
 from mailstore.search_results import SearchResults
 from mailstore.server_settings import ServerSettings
+from mailstore.stats import Stats
 from mailstore.throttle import FailureLimiter
 from mailstore.trace import Traces
 from mailstore.trusted import TrustedSenders
@@ -66,6 +67,7 @@ class Store:
         self.server_settings = ServerSettings(self.db)
         # Audited changes to domains, accounts, aliases and lists (the admin's directory).
         self.directory = Directory(self.db, self._collect, self.events)
+        self.stats = Stats(self.db)  # the admin dashboard's figures
         # Failed logins per client address, for every front door (tidings.toml [logins]).
         self.logins = FailureLimiter(limit=5, lockout=900)
 

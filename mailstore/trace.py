@@ -6,10 +6,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import and_, insert, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailstore.database import Database
+from mailstore.errors import NotFound
 from mailstore.models import Trace
 
 T = Trace.__table__
@@ -60,8 +61,11 @@ class Traces:
 
     async def find(self, sender: str | None = None, recipient: str | None = None,
                    since: int | None = None, message_id: str | None = None,
-                   client_ip: str | None = None, limit: int = 200) -> list[TraceRecord]:
-        """Newest first; sender and recipient match as case-insensitive substrings."""
+                   client_ip: str | None = None, limit: int = 200,
+                   until: int | None = None,
+                   before: tuple[int, int] | None = None) -> list[TraceRecord]:
+        """Newest first; sender and recipient match as case-insensitive substrings.
+        ``until`` is exclusive; ``before`` (at, id) pages back from a record shown last."""
         query = select(T).order_by(T.c.at.desc(), T.c.id.desc()).limit(limit)
         if sender:
             query = query.where(T.c.mail_from.ilike(f"%{_escape(sender)}%", escape="\\"))
@@ -70,20 +74,56 @@ class Traces:
             query = query.where(or_(T.c.recipients.ilike(pattern, escape="\\")))
         if since is not None:
             query = query.where(T.c.at >= since)
+        if until is not None:
+            query = query.where(T.c.at < until)
         if message_id:
-            query = query.where(T.c.message_id == message_id)
+            wanted = message_id.strip()
+            if not wanted.startswith("<"):
+                wanted = f"<{wanted}>"
+            query = query.where(T.c.message_id == wanted)
         if client_ip:
-            query = query.where(T.c.client_ip == client_ip)
+            query = query.where(T.c.client_ip == client_ip.strip())
+        if before is not None:
+            at, record_id = before
+            query = query.where(or_(T.c.at < at, and_(T.c.at == at, T.c.id < record_id)))
+        if (sender or recipient) and self.db.is_sqlite:
+            # A substring filter looks at every record, not just the shown ones: pick the
+            # ids from the covering ix_trace_search alone, then read those rows. "+at"
+            # keeps SQLite from walking ix_trace_at (and the table) for the order instead.
+            ids = (query.with_only_columns(T.c.id).order_by(None)
+                   .order_by(literal_column("+trace.at").desc(), T.c.id.desc()))
+            query = (select(T).where(T.c.id.in_(ids))
+                     .order_by(T.c.at.desc(), T.c.id.desc()))
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
-        return [_record(r) for r in rows]
+        return [record_from_row(r) for r in rows]
+
+    async def get(self, record_id: int) -> TraceRecord:
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(T).where(T.c.id == record_id))).first()
+        if row is None:
+            raise NotFound(f"no trace record #{record_id}")
+        return record_from_row(row)
+
+    async def story(self, record_id: int, limit: int = 200) -> list[TraceRecord]:
+        """Everything that happened to the message of this record, oldest first: its
+        arrival (or refusal), each delivery attempt to other servers and its bounce.
+        Records are joined by the Message-ID; a record without one stands alone."""
+        record = await self.get(record_id)
+        if not record.message_id:
+            return [record]
+        async with self.db.read() as conn:
+            rows = (await conn.execute(
+                select(T).where(T.c.message_id == record.message_id)
+                .order_by(T.c.at, T.c.id).limit(limit))).all()
+        return [record_from_row(r) for r in rows]
 
 
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _record(row: object) -> TraceRecord:
+def record_from_row(row: object) -> TraceRecord:
     values = dict(row._mapping)
     values["recipients"] = [RecipientVerdict(**r) for r in json.loads(values["recipients"])]
     return TraceRecord(**values)

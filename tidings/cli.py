@@ -129,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--since", type=parse_since, metavar="WHEN",
                        help="an ISO date/time (2026-12-01 or 2026-12-01T09:30) or an age "
                             "such as 2h or 3d")
+    trace.add_argument("--until", type=parse_since, metavar="WHEN",
+                       help="only before this (same forms as --since)")
+    trace.add_argument("--message-id", metavar="ID", help="the Message-ID, with or without <>")
+    trace.add_argument("--ip", dest="client_ip", metavar="ADDRESS",
+                       help="the client's (or, for outbound, the server's) IP address")
     trace.add_argument("--limit", type=int, default=100)
     queuecmd.add_parser(sub, common)
     return parser
@@ -367,7 +372,9 @@ class ProgressBar:
 async def cmd_trace(args: argparse.Namespace) -> int:
     async def run(rt: Runtime) -> int:
         records = await rt.store.traces.find(sender=args.sender, recipient=args.recipient,
-                                             since=args.since, limit=args.limit)
+                                             since=args.since, until=args.until,
+                                             message_id=args.message_id,
+                                             client_ip=args.client_ip, limit=args.limit)
         for t in records:
             when = datetime.fromtimestamp(t.at).isoformat(sep=" ", timespec="seconds")
             who = f" as {t.auth_user}" if t.auth_user else ""

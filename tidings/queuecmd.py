@@ -7,19 +7,33 @@ import argparse
 import time
 from datetime import datetime
 
-from mailstore.outbound import QueueEntry
+from mailstore.audit import Actor
+from mailstore.errors import NotFound
+from mailstore.outbound import STATES, QueueEntry, QueueFilter
 from tidings.runtime import Runtime
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     queue = sub.add_parser("queue", help="the outbound queue").add_subparsers(
         dest="action", required=True, metavar="ACTION")
-    queue.add_parser("list", parents=[common], help="every waiting message")
+    listing = queue.add_parser("list", parents=[common], help="every waiting message")
+    listing.add_argument("--from", dest="sender", default="", metavar="ADDRESS",
+                         help="the sender contains this")
+    listing.add_argument("--to", dest="recipient", default="", metavar="ADDRESS",
+                         help="a recipient contains this")
+    listing.add_argument("--state", choices=sorted(STATES), default="",
+                         help="; ".join(f"{k}: {v}" for k, v in STATES.items()))
     for action, text in (("show", "one entry: envelope, answers so far, headers"),
                          ("retry", "try this entry again now"),
-                         ("delete", "remove this entry without sending it")):
+                         ("delete", "remove this entry without sending it"),
+                         ("bounce", "return this entry to its sender with a delivery report "
+                                    "(the running server sends it)")):
         queue.add_parser(action, parents=[common], help=text).add_argument(
             "id", type=_entry_id, metavar="ID")
+
+
+# Changes made here are audited like the web admin's, under this name.
+CLI = Actor("command line")
 
 
 def _entry_id(text: str) -> int:
@@ -32,17 +46,23 @@ def _entry_id(text: str) -> int:
 async def run(args: argparse.Namespace, rt: Runtime) -> int:
     queue = rt.store.outbound
     if args.action == "list":
-        entries = await queue.list()
+        entries = await queue.list(where=QueueFilter(args.sender, args.recipient, args.state))
         for e in entries:
             print(_summary(e))
         print(f"{len(entries)} message(s) in the queue" if entries else "the queue is empty")
     elif args.action == "show":
         _show(await queue.get(args.id))
     elif args.action == "retry":
-        await queue.retry(args.id)
+        await queue.retry(args.id, actor=CLI)
         print(f"queue entry #{args.id} will be tried again now")
+    elif args.action == "bounce":
+        outcome = await queue.bounce_many([args.id], CLI)
+        if outcome.missing:
+            raise NotFound(f"no queue entry #{args.id}")
+        print(f"queue entry #{args.id} will be returned to <{(await queue.get(args.id)).mail_from}>"
+              " by the running server")
     else:
-        await queue.delete(args.id)
+        await queue.delete(args.id, actor=CLI)
         print(f"deleted queue entry #{args.id}")
     return 0
 

@@ -192,6 +192,9 @@ class QueueRunner:
         return len(entries)
 
     async def _dispatch(self, entry: QueueEntry) -> None:
+        if entry.bounce_requested:
+            await self._bounce(entry)
+            return
         try:
             mail_from, message = await self.prepare(entry)
         except Exception:
@@ -223,6 +226,26 @@ class QueueRunner:
             task = asyncio.create_task(self._worker(key, destination))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def _bounce(self, entry: QueueEntry) -> None:
+        """An administrator asked to return this message: its pending recipients fail now
+        and the sender gets the report (the usual rules: never to the null sender)."""
+        now = int(self.clock())
+        work = _Work(entry, entry.mail_from, entry.message or b"")
+        self._work[entry.id] = work
+        pending = entry.pending()
+        for r in pending:
+            r.state, r.at = FAILED, now
+            r.reply = (f"550 5.0.0 returned to the sender by the postmaster "
+                       f"({entry.bounce_requested}) before delivery"
+                       + (f"; last answer: {r.reply}" if r.reply else ""))
+            work.failed_now.append(r)
+        entry.history.append({"at": now, "host": "", "address": "", "tls": "",
+                              "answers": [[r.address, r.reply] for r in pending]})
+        log.info("queue #%d returned to <%s> at the request of %s", entry.id,
+                 entry.mail_from, entry.bounce_requested)
+        await self._finish(work, [outbound_trace(entry, pending, verdict="bounced", now=now)]
+                           if pending else [])
 
     # sending ----------------------------------------------------------------------------
     async def _worker(self, key: Destination, destination: _Destination) -> None:

@@ -148,13 +148,16 @@ class SmtpServer:
     # Policy -------------------------------------------------------------------------------
     async def connect_refusal(self, session: SmtpSession) -> str | None:
         ip, listener = session.peer_ip, session.listener
+        refusal = None
         if in_networks(ip, listener.deny) or (listener.allow and not in_networks(
                 ip, listener.allow)):
-            return f"554 5.7.1 access denied for {ip}"
-        if (listener.name == MX and self.connect_check is not None and not is_loopback(ip)
+            refusal = f"554 5.7.1 access denied for {ip}"
+        elif (listener.name == MX and self.connect_check is not None and not is_loopback(ip)
                 and not in_networks(ip, self.settings.relay_networks)):
-            return await self.connect_check(ip)
-        return None
+            refusal = await self.connect_check(ip)
+        if refusal is not None:  # in the trace, so the admin's dashboard can count them
+            self._record(session, "rejected", refusal, "", [])
+        return refusal
 
     def may_relay(self, session: SmtpSession) -> bool:
         return bool(session.auth_user) or in_networks(
@@ -307,7 +310,7 @@ class SmtpServer:
         lists = [Part(list_copy(message, r.list), r.local, r.external)
                  for r in envelope.routes if r.list is not None]
         trace = self._trace(session, "accepted", "", envelope.mail_from or "",
-                            _accepted(envelope, junk), len(message), _message_id(raw))
+                            _recipient_verdicts(envelope, junk), len(message), _message_id(raw))
         try:
             result = await self.store.delivery.deliver(Delivery(
                 message, envelope.mail_from or "", tuple(mailboxes.values()),
@@ -349,12 +352,14 @@ class SmtpServer:
             when=datetime.now(UTC))
 
 
-def _accepted(envelope: TidingsEnvelope, junk: bool) -> list[RecipientVerdict]:
-    """The accepted recipients, each with where its copy goes."""
+def _recipient_verdicts(envelope: TidingsEnvelope, junk: bool) -> list[RecipientVerdict]:
+    """Every recipient's verdict: accepted ones with where their copy goes, refused ones
+    with the reply they got (the admin's message trace shows both)."""
     routes = {r.recipient: r for r in envelope.routes}
     out = []
     for verdict in envelope.verdicts:
         if verdict.verdict != "accepted":
+            out.append(verdict)
             continue
         route = routes.get(verdict.address.lower())
         places = [f"{m.address}/{'Junk' if junk else m.folder}" for m in route.local] + \

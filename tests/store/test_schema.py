@@ -10,11 +10,12 @@ from mailstore.models import Base
 
 
 def _ours(diff: tuple) -> bool:
-    """The search index (FTS5 shadow tables, pg_trgm indexes) lives only in migrations."""
+    """The search index (FTS5 shadow tables, pg_trgm indexes, SQLite's covering
+    ``*_search`` indexes) lives only in migrations."""
     kind, item = diff[0], diff[1]
     name = getattr(item, "name", "") or ""
     return not (kind in ("remove_table", "remove_index")
-                and (name.startswith("contents_fts") or name.endswith("_trgm")))
+                and (name.startswith("contents_fts") or name.endswith(("_trgm", "_search"))))
 
 
 async def test_migrated_database_matches_the_models(database_url: str) -> None:

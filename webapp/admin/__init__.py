@@ -19,12 +19,14 @@ from webapp.admin import (
     domains,
     imports,
     lists,
+    queue,
     sending,
     settings,
+    trace,
 )
 
-MODULES = [dashboard, domains, accounts, aliases, lists, collectors, imports, settings,
-           sending, dkim, audit]
+MODULES = [dashboard, domains, accounts, aliases, lists, collectors, imports, queue, trace,
+           settings, sending, dkim, audit]
 
 
 def admin_routes() -> list[tuple[str, Callable, list[str]]]:

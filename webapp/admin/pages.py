@@ -14,6 +14,8 @@ from webapp.templating import render
 # The sections in the left-hand list, in order: (path, label).
 SECTIONS: list[tuple[str, str]] = [
     ("/admin", "Dashboard"),
+    ("/admin/queue", "Queue"),
+    ("/admin/trace", "Message trace"),
     ("/admin/domains", "Domains"),
     ("/admin/accounts", "Accounts"),
     ("/admin/aliases", "Aliases"),
