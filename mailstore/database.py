@@ -10,19 +10,26 @@ Implementation notes:
   file lock; other processes wait on ``busy_timeout``.
 - Readers use their own pool and never block on a writer (WAL).
 - On PostgreSQL one engine serves both; row locks and ``SKIP LOCKED`` do the rest.
+- Hot write paths (delivery, import) are plain synchronous functions on a SQLAlchemy
+  ``Connection`` (``write_sync``). On SQLite the whole transaction runs as ONE call on the
+  writer connection's own thread: the async path hands every statement to that thread and
+  back (~100 µs and a wake-up of the event loop each, ~35 per delivered batch). The call
+  holds the writer connection checked out of its pool, so it queues with the other writers
+  exactly like ``write``. On PostgreSQL the same function runs through ``run_sync``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
 
 from mailstore.textmatch import contains, header_contains
 
@@ -32,6 +39,7 @@ class DatabaseURLError(ValueError):
 
 
 SUPPORTED = ("sqlite+aiosqlite", "postgresql+asyncpg")
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> str:
@@ -88,6 +96,20 @@ def _make_sqlite_engine(url: str, immediate: bool, pool_size: int) -> AsyncEngin
     return engine
 
 
+def _bound_sync_engine(connection: sqlite3.Connection) -> Engine:
+    """A synchronous engine whose only connection is the given (already set up) one.
+
+    StaticPool hands out that connection and never closes it: the async writer pool owns
+    it. Transactions begin with ``BEGIN IMMEDIATE``, as on the async writer engine."""
+    engine = create_engine("sqlite://", creator=lambda: connection, poolclass=StaticPool)
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
 class Database:
     """The metadata database, with separate read and write paths."""
 
@@ -100,6 +122,8 @@ class Database:
         else:
             engine = create_async_engine(self.url, pool_size=10, max_overflow=20)
             self.write_engine = self.read_engine = engine
+        # The sync engine bound to the SQLite writer connection (``write_sync``).
+        self._bound: tuple[sqlite3.Connection, Engine] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -110,6 +134,31 @@ class Database:
         """A transaction that commits on success and rolls back on any exception."""
         async with self.write_engine.begin() as conn:
             yield conn
+
+    async def write_sync(self, work: Callable[[Connection], T]) -> T:
+        """Runs ``work`` in one transaction that commits on success and rolls back on any
+        exception; returns its result. On SQLite the whole of ``work`` runs on the writer
+        connection's thread in one hand-off (see the notes above): it must not await, and
+        it blocks nothing but other writers."""
+        if not self.is_sqlite:
+            async with self.write_engine.begin() as conn:
+                return await conn.run_sync(work)
+        async with self.write_engine.connect() as conn:
+            # aiosqlite has no public "run this on your thread": SQLAlchemy's own aiosqlite
+            # adapter uses the same two members (``_conn``, the queue behind ``_execute``).
+            driver = (await conn.get_raw_connection()).driver_connection
+            engine = self._bound_engine(driver._conn)
+
+            def transaction() -> T:
+                with engine.begin() as sync_conn:
+                    return work(sync_conn)
+
+            return await driver._execute(transaction)
+
+    def _bound_engine(self, connection: sqlite3.Connection) -> Engine:
+        if self._bound is None or self._bound[0] is not connection:
+            self._bound = (connection, _bound_sync_engine(connection))
+        return self._bound[1]
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

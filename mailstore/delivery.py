@@ -30,8 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, or_, select
 
 from mailstore.collectors import CollectedRecord, insert_collected
 from mailstore.database import Database
@@ -198,51 +197,58 @@ class LocalDelivery:
         """One transaction for the whole batch, with set-based statements: one append per
         folder, however many messages the batch puts into it. The blobs must be durable."""
         now = int(time.time())
+        results, folder_ids = await self.db.write_sync(
+            lambda conn: self._write_batch(conn, batch, now))
+        self.messages.events.notify(folder_ids)  # committed: wake IMAP IDLE and the like
+        if self.on_queued is not None and any(r.queued for r in results):
+            self.on_queued()
+        return results
+
+    def _write_batch(self, conn: Connection, batch: Sequence[_Job], now: int
+                     ) -> tuple[list[DeliveryResult], list[int]]:
+        """The rows of the batch, inside one transaction: a plain function, so on SQLite
+        it runs whole on the writer's thread (``Database.write_sync``)."""
         stored: list[list[Stored]] = [[] for _ in batch]
         duplicates: list[list[Mailbox]] = [[] for _ in batch]
         queued: list[list[int]] = [[] for _ in batch]
-        async with self.db.write() as conn:
-            folders = await _folders(conn, batch)
-            seen = await self._already_delivered(conn, batch, now)
-            plan: dict[int, list[tuple[int, Mailbox, str, Prepared]]] = {}
-            for i, job in enumerate(batch):
-                for part, prepared in job.parts:
-                    message_id = prepared.parsed.message_id
-                    for mailbox in part.mailboxes:
-                        if message_id and (message_id, mailbox.account_id) in seen:
-                            duplicates[i].append(mailbox)
-                            continue
-                        folder_id, name = _pick(folders, mailbox, job.delivery.junk)
-                        plan.setdefault(folder_id, []).append((i, mailbox, name, prepared))
-                    if message_id:  # later copies of this Message-ID are duplicates
-                        seen.update((message_id, m.account_id) for m in part.mailboxes)
-            for folder_id, entries in plan.items():
-                appended = await self.messages.append_rows(
-                    conn, folder_id, [prepared for *_, prepared in entries])
-                for (i, mailbox, name, _), row in zip(entries, appended, strict=True):
-                    stored[i].append(Stored(mailbox, name, row.uid))
-            for i, job in enumerate(batch):
-                for part, _ in job.parts:
-                    if part.external:
-                        queued[i].append(await _enqueue(conn, job.delivery, part, now))
-            await insert_traces(conn, [j.delivery.trace for j in batch if j.delivery.trace])
-            await insert_collected(
-                conn, [j.delivery.collected for j in batch if j.delivery.collected])
-        self.messages.events.notify(list(plan))  # committed: wake IMAP IDLE and the like
-        if self.on_queued is not None and any(queued):
-            self.on_queued()
-        return [DeliveryResult(tuple(stored[i]), tuple(duplicates[i]), tuple(queued[i]))
-                for i in range(len(batch))]
+        folders = _folders(conn, batch)
+        seen = self._already_delivered(conn, batch, now)
+        plan: dict[int, list[tuple[int, Mailbox, str, Prepared]]] = {}
+        for i, job in enumerate(batch):
+            for part, prepared in job.parts:
+                message_id = prepared.parsed.message_id
+                for mailbox in part.mailboxes:
+                    if message_id and (message_id, mailbox.account_id) in seen:
+                        duplicates[i].append(mailbox)
+                        continue
+                    folder_id, name = _pick(folders, mailbox, job.delivery.junk)
+                    plan.setdefault(folder_id, []).append((i, mailbox, name, prepared))
+                if message_id:  # later copies of this Message-ID are duplicates
+                    seen.update((message_id, m.account_id) for m in part.mailboxes)
+        for folder_id, entries in plan.items():
+            appended = self.messages.append_rows(
+                conn, folder_id, [prepared for *_, prepared in entries])
+            for (i, mailbox, name, _), row in zip(entries, appended, strict=True):
+                stored[i].append(Stored(mailbox, name, row.uid))
+        for i, job in enumerate(batch):
+            for part, _ in job.parts:
+                if part.external:
+                    queued[i].append(_enqueue(conn, job.delivery, part, now))
+        insert_traces(conn, [j.delivery.trace for j in batch if j.delivery.trace])
+        insert_collected(conn, [j.delivery.collected for j in batch if j.delivery.collected])
+        results = [DeliveryResult(tuple(stored[i]), tuple(duplicates[i]), tuple(queued[i]))
+                   for i in range(len(batch))]
+        return results, list(plan)
 
-    async def _already_delivered(self, conn: AsyncConnection, batch: Sequence[_Job],
-                                 now: int) -> set[tuple[str, int]]:
+    def _already_delivered(self, conn: Connection, batch: Sequence[_Job],
+                           now: int) -> set[tuple[str, int]]:
         """(Message-ID, account) pairs already stored within the duplicate window."""
         message_ids = {p.parsed.message_id for j in batch for part, p in j.parts
                        if part.mailboxes and p.parsed.message_id}
         if not message_ids:
             return set()
         accounts = {m.account_id for j in batch for part, _ in j.parts for m in part.mailboxes}
-        rows = await conn.execute(
+        rows = conn.execute(
             select(C.c.message_id, F.c.account_id).distinct()
             .select_from(M.join(C, C.c.id == M.c.content_id).join(F, F.c.id == M.c.folder_id))
             .where(C.c.message_id.in_(message_ids), F.c.account_id.in_(accounts),
@@ -250,10 +256,9 @@ class LocalDelivery:
         return {(r.message_id, r.account_id) for r in rows}
 
 
-async def _enqueue(conn: AsyncConnection, delivery: Delivery, part: Part, now: int) -> int:
-    return await enqueue_row(conn, mail_from=delivery.mail_from, recipients=part.external,
-                             message=part.raw, origin=delivery.origin, dsn=delivery.dsn,
-                             now=now)
+def _enqueue(conn: Connection, delivery: Delivery, part: Part, now: int) -> int:
+    return enqueue_row(conn, mail_from=delivery.mail_from, recipients=part.external,
+                       message=part.raw, origin=delivery.origin, dsn=delivery.dsn, now=now)
 
 
 JUNK = "\\Junk"
@@ -261,14 +266,14 @@ JUNK = "\\Junk"
 FolderMap = dict[tuple[int, str], tuple[int, str]]
 
 
-async def _folders(conn: AsyncConnection, batch: Sequence[_Job]) -> FolderMap:
+def _folders(conn: Connection, batch: Sequence[_Job]) -> FolderMap:
     """The folders the batch may deliver into, in one query."""
     mailboxes = [m for j in batch for part, _ in j.parts for m in part.mailboxes]
     if not mailboxes:
         return {}
     accounts = {m.account_id for m in mailboxes}
     names = {"INBOX"} | {m.folder for m in mailboxes}
-    rows = await conn.execute(
+    rows = conn.execute(
         select(F.c.id, F.c.account_id, F.c.name, F.c.special_use).where(
             F.c.account_id.in_(accounts), or_(F.c.name.in_(names), F.c.special_use == JUNK)))
     found: FolderMap = {}
