@@ -248,12 +248,23 @@ class LocalDelivery:
         if not message_ids:
             return set()
         accounts = {m.account_id for j in batch for part, _ in j.parts for m in part.mailboxes}
-        rows = conn.execute(
-            select(C.c.message_id, F.c.account_id).distinct()
-            .select_from(M.join(C, C.c.id == M.c.content_id).join(F, F.c.id == M.c.folder_id))
-            .where(C.c.message_id.in_(message_ids), F.c.account_id.in_(accounts),
-                   M.c.internal_date >= now - self.duplicate_window))
-        return {(r.message_id, r.account_id) for r in rows}
+        # Three index lookups instead of one join: given the join, SQLite walks every recent
+        # message of the accounts' folders (the folder/date index), a scan that grows with
+        # the mailbox. New mail usually stops after the first (no content has its id).
+        contents = dict(conn.execute(select(C.c.id, C.c.message_id)
+                                     .where(C.c.message_id.in_(message_ids))).all())
+        if not contents:
+            return set()
+        refs = conn.execute(
+            select(M.c.content_id, M.c.folder_id).distinct()
+            .where(M.c.content_id.in_(contents),
+                   M.c.internal_date >= now - self.duplicate_window)).all()
+        if not refs:
+            return set()
+        owners = dict(conn.execute(select(F.c.id, F.c.account_id).where(
+            F.c.id.in_({r.folder_id for r in refs}))).all())
+        return {(contents[r.content_id], owners[r.folder_id]) for r in refs
+                if owners.get(r.folder_id) in accounts}
 
 
 def _enqueue(conn: Connection, delivery: Delivery, part: Part, now: int) -> int:
