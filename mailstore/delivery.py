@@ -12,7 +12,9 @@ Implementation notes (invariants a maintainer must keep):
   delivery never fails another.
 - Pipeline: a batch's blobs are flushed while the batch before it commits (the two waits on
   the disk overlap); a batch's transaction starts only after its own blobs are durable and
-  the previous batch's transaction has ended, so commits keep the order of arrival.
+  the previous batch's transaction has ended, so commits keep the order of arrival. It
+  need not wait for the previous commit to reach the disk (``Database.commit_sync``):
+  each batch is answered, and IDLE woken, only after its own ``Database.durable``.
 - One blob per message, however many recipients: every mailbox row references the same
   content (``Messages.append_rows`` takes one more reference).
 - A collected message's ``Delivery.collected`` record (what was taken from the ISP mailbox)
@@ -108,6 +110,7 @@ class LocalDelivery:
         self._pending: list[_Job] = []
         self._runner: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()
+        self._settling: set[asyncio.Task[None]] = set()
         # Called after a commit that queued mail for elsewhere (wakes the queue runner).
         self.on_queued: Callable[[], None] | None = None
 
@@ -130,27 +133,30 @@ class LocalDelivery:
     async def _run(self) -> None:
         """Two stages overlap: the blobs of one batch are flushed while the batch before it
         commits, so a cycle costs the slower of the two disk flushes, not their sum."""
-        committing: asyncio.Task[None] | None = None
+        ended: asyncio.Future[None] | None = None  # the previous batch's transaction ended
         while True:
             if not self._pending:
-                if committing is None:
+                if ended is None or ended.done():
                     return  # no await since the check: ``deliver`` starts a new runner
-                await self._commit_or_arrival(committing)
-                if committing.done():
-                    committing = None
+                await self._ended_or_arrival(ended)
                 continue
             batch, self._pending = self._pending[:BATCH_LIMIT], self._pending[BATCH_LIMIT:]
             flushed = await self._flush_blobs(batch)
-            if committing is not None:
-                await committing  # commits stay in arrival order
-            committing = asyncio.create_task(self._settle(batch)) if flushed else None
+            if ended is not None:
+                await ended  # commits stay in arrival order
+            ended = None
+            if flushed:
+                ended = asyncio.get_running_loop().create_future()
+                task = asyncio.create_task(self._settle(batch, ended))
+                self._settling.add(task)  # a task nobody holds may be collected
+                task.add_done_callback(self._settling.discard)
 
-    async def _commit_or_arrival(self, committing: asyncio.Task[None]) -> None:
-        """Waits until the running commit ends or a new delivery arrives."""
+    async def _ended_or_arrival(self, ended: asyncio.Future[None]) -> None:
+        """Waits until the running transaction ends or a new delivery arrives."""
         self._arrived.clear()
         arrival = asyncio.create_task(self._arrived.wait())
         try:
-            await asyncio.wait((committing, arrival), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait((ended, arrival), return_when=asyncio.FIRST_COMPLETED)
         finally:
             arrival.cancel()
 
@@ -169,40 +175,57 @@ class LocalDelivery:
         if blobs:  # the flush waits on the disk: keep serving the other connections
             await asyncio.to_thread(self.messages.blobs.put_many, blobs)
 
-    async def _settle(self, batch: list[_Job]) -> None:
-        """Commits the batch (blobs already durable) and answers each delivery."""
+    async def _settle(self, batch: list[_Job], ended: asyncio.Future[None]) -> None:
+        """Commits the batch (blobs already durable), then answers each delivery once the
+        commit is on disk. ``ended`` is set when the transaction is over, not durable."""
         try:
-            results = await self._commit(batch)
-        except Exception as exc:
-            if len(batch) == 1:
-                _fail(batch[0], exc)
-            else:
-                await self._one_by_one(batch)
-            return
-        for job, result in zip(batch, results, strict=True):
-            if not job.future.done():
-                job.future.set_result(result)
+            try:
+                results, folder_ids, ticket = await self._commit(batch)
+            except Exception as exc:
+                if len(batch) == 1:
+                    _fail(batch[0], exc)
+                else:
+                    await self._one_by_one(batch)
+                return
+        finally:
+            if not ended.done():
+                ended.set_result(None)
+        await self._answer(batch, results, folder_ids, ticket)
 
     async def _one_by_one(self, batch: list[_Job]) -> None:
         for job in batch:
             try:
-                result = (await self._commit([job]))[0]
+                results, folder_ids, ticket = await self._commit([job])
             except Exception as exc:
                 _fail(job, exc)
             else:
-                if not job.future.done():
-                    job.future.set_result(result)
+                await self._answer([job], results, folder_ids, ticket)
 
-    async def _commit(self, batch: Sequence[_Job]) -> list[DeliveryResult]:
-        """One transaction for the whole batch, with set-based statements: one append per
-        folder, however many messages the batch puts into it. The blobs must be durable."""
-        now = int(time.time())
-        results, folder_ids = await self.db.write_sync(
-            lambda conn: self._write_batch(conn, batch, now))
-        self.messages.events.notify(folder_ids)  # committed: wake IMAP IDLE and the like
+    async def _answer(self, batch: Sequence[_Job], results: list[DeliveryResult],
+                      folder_ids: list[int], ticket: int) -> None:
+        """Waits for the commit to reach the disk, then wakes IDLE and answers each job."""
+        try:
+            await self.db.durable(ticket)
+        except Exception as exc:
+            for job in batch:
+                _fail(job, exc)
+            return
+        self.messages.events.notify(folder_ids)  # durable: wake IMAP IDLE and the like
         if self.on_queued is not None and any(r.queued for r in results):
             self.on_queued()
-        return results
+        for job, result in zip(batch, results, strict=True):
+            if not job.future.done():
+                job.future.set_result(result)
+
+    async def _commit(self, batch: Sequence[_Job]
+                      ) -> tuple[list[DeliveryResult], list[int], int]:
+        """One transaction for the whole batch, with set-based statements: one append per
+        folder, however many messages the batch puts into it. The blobs must be durable.
+        Returns the results, the folders written and the ticket for ``Database.durable``."""
+        now = int(time.time())
+        (results, folder_ids), ticket = await self.db.commit_sync(
+            lambda conn: self._write_batch(conn, batch, now))
+        return results, folder_ids, ticket
 
     def _write_batch(self, conn: Connection, batch: Sequence[_Job], now: int
                      ) -> tuple[list[DeliveryResult], list[int]]:
