@@ -135,6 +135,7 @@ class _WalSync:
         self.fd: int | None = None
         self.committed = 0
         self.synced = 0
+        self.flushes = 0  # fsyncs done (commits share them)
         self.running: asyncio.Task[None] | None = None
         self.error: OSError | None = None
 
@@ -160,6 +161,7 @@ class _WalSync:
         finally:
             self.running = None
         self.synced = max(self.synced, target)
+        self.flushes += 1
 
     def _fsync(self) -> None:
         try:
