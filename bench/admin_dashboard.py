@@ -56,11 +56,11 @@ async def fill_trace(store: Store, total: int) -> None:
         batch.append(record)
         if len(batch) == 5000:
             async with store.db.write() as conn:
-                await insert_traces(conn, batch)
+                await conn.run_sync(insert_traces, batch)
             batch = []
     if batch:
         async with store.db.write() as conn:
-            await insert_traces(conn, batch)
+            await conn.run_sync(insert_traces, batch)
     print(f"wrote {total - have} trace records in {time.perf_counter() - start:.0f} s")
 
 

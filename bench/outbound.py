@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from common import REPO, pg_create, pg_drop
+from sqlalchemy import Connection
 
 from mailstore.outbound import enqueue_row
 from mailstore.store import Store
@@ -85,11 +86,12 @@ async def sink(port: int) -> None:
 
 async def fill(store: Store, count: int) -> None:
     for start in range(0, count, 500):
-        async with store.db.write() as conn:
+        def batch(conn: Connection, start: int = start) -> None:
             for n in range(start, min(count, start + 500)):
-                await enqueue_row(conn, mail_from="ann@example.com",
-                                  recipients=["bob@remote.test"], message=message(n),
-                                  origin="submission")
+                enqueue_row(conn, mail_from="ann@example.com", recipients=["bob@remote.test"],
+                            message=message(n), origin="submission")
+
+        await store.db.write_sync(batch)
 
 
 async def measure(url: str, blobs: Path, count: int, connections: int, dkim: bool) -> None:

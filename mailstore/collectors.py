@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -157,9 +157,10 @@ class CollectedRecord:
     action: str = "delivered"
 
 
-async def insert_collected(conn: AsyncConnection, records: Sequence[CollectedRecord]) -> None:
+def insert_collected(conn: Connection, records: Sequence[CollectedRecord]) -> None:
+    """Inside the caller's transaction (``Database.write_sync`` or ``run_sync``)."""
     if records:
-        await conn.execute(insert(CS), [
+        conn.execute(insert(CS), [
             {"collector_id": r.collector_id, "uid": r.uid, "fetched_at": r.fetched_at,
              "action": r.action} for r in records])
 
@@ -498,7 +499,7 @@ class Collectors:
     async def mark(self, records: Sequence[CollectedRecord]) -> None:
         """Records messages taken without a delivery of their own (skipped by a rule)."""
         async with self.db.write() as conn:
-            await insert_collected(conn, records)
+            await conn.run_sync(insert_collected, records)
 
     async def forget(self, collector_id: int, uids: Iterable[str]) -> None:
         """Drops records of messages that are gone from the ISP mailbox."""

@@ -12,7 +12,9 @@ Implementation notes (invariants a maintainer must keep):
   delivery never fails another.
 - Pipeline: a batch's blobs are flushed while the batch before it commits (the two waits on
   the disk overlap); a batch's transaction starts only after its own blobs are durable and
-  the previous batch's transaction has ended, so commits keep the order of arrival.
+  the previous batch's transaction has ended, so commits keep the order of arrival. It
+  need not wait for the previous commit to reach the disk (``Database.commit_sync``):
+  each batch is answered, and IDLE woken, only after its own ``Database.durable``.
 - One blob per message, however many recipients: every mailbox row references the same
   content (``Messages.append_rows`` takes one more reference).
 - A collected message's ``Delivery.collected`` record (what was taken from the ISP mailbox)
@@ -30,8 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, or_, select
 
 from mailstore.collectors import CollectedRecord, insert_collected
 from mailstore.database import Database
@@ -109,6 +110,7 @@ class LocalDelivery:
         self._pending: list[_Job] = []
         self._runner: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()
+        self._settling: set[asyncio.Task[None]] = set()
         # Called after a commit that queued mail for elsewhere (wakes the queue runner).
         self.on_queued: Callable[[], None] | None = None
 
@@ -131,27 +133,30 @@ class LocalDelivery:
     async def _run(self) -> None:
         """Two stages overlap: the blobs of one batch are flushed while the batch before it
         commits, so a cycle costs the slower of the two disk flushes, not their sum."""
-        committing: asyncio.Task[None] | None = None
+        ended: asyncio.Future[None] | None = None  # the previous batch's transaction ended
         while True:
             if not self._pending:
-                if committing is None:
+                if ended is None or ended.done():
                     return  # no await since the check: ``deliver`` starts a new runner
-                await self._commit_or_arrival(committing)
-                if committing.done():
-                    committing = None
+                await self._ended_or_arrival(ended)
                 continue
             batch, self._pending = self._pending[:BATCH_LIMIT], self._pending[BATCH_LIMIT:]
             flushed = await self._flush_blobs(batch)
-            if committing is not None:
-                await committing  # commits stay in arrival order
-            committing = asyncio.create_task(self._settle(batch)) if flushed else None
+            if ended is not None:
+                await ended  # commits stay in arrival order
+            ended = None
+            if flushed:
+                ended = asyncio.get_running_loop().create_future()
+                task = asyncio.create_task(self._settle(batch, ended))
+                self._settling.add(task)  # a task nobody holds may be collected
+                task.add_done_callback(self._settling.discard)
 
-    async def _commit_or_arrival(self, committing: asyncio.Task[None]) -> None:
-        """Waits until the running commit ends or a new delivery arrives."""
+    async def _ended_or_arrival(self, ended: asyncio.Future[None]) -> None:
+        """Waits until the running transaction ends or a new delivery arrives."""
         self._arrived.clear()
         arrival = asyncio.create_task(self._arrived.wait())
         try:
-            await asyncio.wait((committing, arrival), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait((ended, arrival), return_when=asyncio.FIRST_COMPLETED)
         finally:
             arrival.cancel()
 
@@ -170,90 +175,124 @@ class LocalDelivery:
         if blobs:  # the flush waits on the disk: keep serving the other connections
             await asyncio.to_thread(self.messages.blobs.put_many, blobs)
 
-    async def _settle(self, batch: list[_Job]) -> None:
-        """Commits the batch (blobs already durable) and answers each delivery."""
+    async def _settle(self, batch: list[_Job], ended: asyncio.Future[None]) -> None:
+        """Commits the batch (blobs already durable), then answers each delivery once the
+        commit is on disk. ``ended`` is set when the transaction is over, not durable."""
         try:
-            results = await self._commit(batch)
-        except Exception as exc:
-            if len(batch) == 1:
-                _fail(batch[0], exc)
-            else:
-                await self._one_by_one(batch)
-            return
-        for job, result in zip(batch, results, strict=True):
-            if not job.future.done():
-                job.future.set_result(result)
+            try:
+                results, folder_ids, ticket = await self._commit(batch)
+            except Exception as exc:
+                if len(batch) == 1:
+                    _fail(batch[0], exc)
+                else:
+                    await self._one_by_one(batch)
+                return
+        finally:
+            if not ended.done():
+                ended.set_result(None)
+        await self._answer(batch, results, folder_ids, ticket)
 
     async def _one_by_one(self, batch: list[_Job]) -> None:
         for job in batch:
             try:
-                result = (await self._commit([job]))[0]
+                results, folder_ids, ticket = await self._commit([job])
             except Exception as exc:
                 _fail(job, exc)
             else:
-                if not job.future.done():
-                    job.future.set_result(result)
+                await self._answer([job], results, folder_ids, ticket)
 
-    async def _commit(self, batch: Sequence[_Job]) -> list[DeliveryResult]:
+    async def _answer(self, batch: Sequence[_Job], results: list[DeliveryResult],
+                      folder_ids: list[int], ticket: int) -> None:
+        """Waits for the commit to reach the disk, then wakes IDLE and answers each job."""
+        try:
+            await self.db.durable(ticket)
+        except Exception as exc:
+            for job in batch:
+                _fail(job, exc)
+            return
+        self.messages.events.notify(folder_ids)  # durable: wake IMAP IDLE and the like
+        if self.on_queued is not None and any(r.queued for r in results):
+            self.on_queued()
+        for job, result in zip(batch, results, strict=True):
+            if not job.future.done():
+                job.future.set_result(result)
+
+    async def _commit(self, batch: Sequence[_Job]
+                      ) -> tuple[list[DeliveryResult], list[int], int]:
         """One transaction for the whole batch, with set-based statements: one append per
-        folder, however many messages the batch puts into it. The blobs must be durable."""
+        folder, however many messages the batch puts into it. The blobs must be durable.
+        Returns the results, the folders written and the ticket for ``Database.durable``."""
         now = int(time.time())
+        (results, folder_ids), ticket = await self.db.commit_sync(
+            lambda conn: self._write_batch(conn, batch, now))
+        return results, folder_ids, ticket
+
+    def _write_batch(self, conn: Connection, batch: Sequence[_Job], now: int
+                     ) -> tuple[list[DeliveryResult], list[int]]:
+        """The rows of the batch, inside one transaction: a plain function, so on SQLite
+        it runs whole on the writer's thread (``Database.write_sync``)."""
         stored: list[list[Stored]] = [[] for _ in batch]
         duplicates: list[list[Mailbox]] = [[] for _ in batch]
         queued: list[list[int]] = [[] for _ in batch]
-        async with self.db.write() as conn:
-            folders = await _folders(conn, batch)
-            seen = await self._already_delivered(conn, batch, now)
-            plan: dict[int, list[tuple[int, Mailbox, str, Prepared]]] = {}
-            for i, job in enumerate(batch):
-                for part, prepared in job.parts:
-                    message_id = prepared.parsed.message_id
-                    for mailbox in part.mailboxes:
-                        if message_id and (message_id, mailbox.account_id) in seen:
-                            duplicates[i].append(mailbox)
-                            continue
-                        folder_id, name = _pick(folders, mailbox, job.delivery.junk)
-                        plan.setdefault(folder_id, []).append((i, mailbox, name, prepared))
-                    if message_id:  # later copies of this Message-ID are duplicates
-                        seen.update((message_id, m.account_id) for m in part.mailboxes)
-            for folder_id, entries in plan.items():
-                appended = await self.messages.append_rows(
-                    conn, folder_id, [prepared for *_, prepared in entries])
-                for (i, mailbox, name, _), row in zip(entries, appended, strict=True):
-                    stored[i].append(Stored(mailbox, name, row.uid))
-            for i, job in enumerate(batch):
-                for part, _ in job.parts:
-                    if part.external:
-                        queued[i].append(await _enqueue(conn, job.delivery, part, now))
-            await insert_traces(conn, [j.delivery.trace for j in batch if j.delivery.trace])
-            await insert_collected(
-                conn, [j.delivery.collected for j in batch if j.delivery.collected])
-        self.messages.events.notify(list(plan))  # committed: wake IMAP IDLE and the like
-        if self.on_queued is not None and any(queued):
-            self.on_queued()
-        return [DeliveryResult(tuple(stored[i]), tuple(duplicates[i]), tuple(queued[i]))
-                for i in range(len(batch))]
+        folders = _folders(conn, batch)
+        seen = self._already_delivered(conn, batch, now)
+        plan: dict[int, list[tuple[int, Mailbox, str, Prepared]]] = {}
+        for i, job in enumerate(batch):
+            for part, prepared in job.parts:
+                message_id = prepared.parsed.message_id
+                for mailbox in part.mailboxes:
+                    if message_id and (message_id, mailbox.account_id) in seen:
+                        duplicates[i].append(mailbox)
+                        continue
+                    folder_id, name = _pick(folders, mailbox, job.delivery.junk)
+                    plan.setdefault(folder_id, []).append((i, mailbox, name, prepared))
+                if message_id:  # later copies of this Message-ID are duplicates
+                    seen.update((message_id, m.account_id) for m in part.mailboxes)
+        for folder_id, entries in plan.items():
+            appended = self.messages.append_rows(
+                conn, folder_id, [prepared for *_, prepared in entries])
+            for (i, mailbox, name, _), row in zip(entries, appended, strict=True):
+                stored[i].append(Stored(mailbox, name, row.uid))
+        for i, job in enumerate(batch):
+            for part, _ in job.parts:
+                if part.external:
+                    queued[i].append(_enqueue(conn, job.delivery, part, now))
+        insert_traces(conn, [j.delivery.trace for j in batch if j.delivery.trace])
+        insert_collected(conn, [j.delivery.collected for j in batch if j.delivery.collected])
+        results = [DeliveryResult(tuple(stored[i]), tuple(duplicates[i]), tuple(queued[i]))
+                   for i in range(len(batch))]
+        return results, list(plan)
 
-    async def _already_delivered(self, conn: AsyncConnection, batch: Sequence[_Job],
-                                 now: int) -> set[tuple[str, int]]:
+    def _already_delivered(self, conn: Connection, batch: Sequence[_Job],
+                           now: int) -> set[tuple[str, int]]:
         """(Message-ID, account) pairs already stored within the duplicate window."""
         message_ids = {p.parsed.message_id for j in batch for part, p in j.parts
                        if part.mailboxes and p.parsed.message_id}
         if not message_ids:
             return set()
         accounts = {m.account_id for j in batch for part, _ in j.parts for m in part.mailboxes}
-        rows = await conn.execute(
-            select(C.c.message_id, F.c.account_id).distinct()
-            .select_from(M.join(C, C.c.id == M.c.content_id).join(F, F.c.id == M.c.folder_id))
-            .where(C.c.message_id.in_(message_ids), F.c.account_id.in_(accounts),
-                   M.c.internal_date >= now - self.duplicate_window))
-        return {(r.message_id, r.account_id) for r in rows}
+        # Three index lookups instead of one join: given the join, SQLite walks every recent
+        # message of the accounts' folders (the folder/date index), a scan that grows with
+        # the mailbox. New mail usually stops after the first (no content has its id).
+        contents = dict(conn.execute(select(C.c.id, C.c.message_id)
+                                     .where(C.c.message_id.in_(message_ids))).all())
+        if not contents:
+            return set()
+        refs = conn.execute(
+            select(M.c.content_id, M.c.folder_id).distinct()
+            .where(M.c.content_id.in_(contents),
+                   M.c.internal_date >= now - self.duplicate_window)).all()
+        if not refs:
+            return set()
+        owners = dict(conn.execute(select(F.c.id, F.c.account_id).where(
+            F.c.id.in_({r.folder_id for r in refs}))).all())
+        return {(contents[r.content_id], owners[r.folder_id]) for r in refs
+                if owners.get(r.folder_id) in accounts}
 
 
-async def _enqueue(conn: AsyncConnection, delivery: Delivery, part: Part, now: int) -> int:
-    return await enqueue_row(conn, mail_from=delivery.mail_from, recipients=part.external,
-                             message=part.raw, origin=delivery.origin, dsn=delivery.dsn,
-                             now=now)
+def _enqueue(conn: Connection, delivery: Delivery, part: Part, now: int) -> int:
+    return enqueue_row(conn, mail_from=delivery.mail_from, recipients=part.external,
+                       message=part.raw, origin=delivery.origin, dsn=delivery.dsn, now=now)
 
 
 JUNK = "\\Junk"
@@ -261,14 +300,14 @@ JUNK = "\\Junk"
 FolderMap = dict[tuple[int, str], tuple[int, str]]
 
 
-async def _folders(conn: AsyncConnection, batch: Sequence[_Job]) -> FolderMap:
+def _folders(conn: Connection, batch: Sequence[_Job]) -> FolderMap:
     """The folders the batch may deliver into, in one query."""
     mailboxes = [m for j in batch for part, _ in j.parts for m in part.mailboxes]
     if not mailboxes:
         return {}
     accounts = {m.account_id for m in mailboxes}
     names = {"INBOX"} | {m.folder for m in mailboxes}
-    rows = await conn.execute(
+    rows = conn.execute(
         select(F.c.id, F.c.account_id, F.c.name, F.c.special_use).where(
             F.c.account_id.in_(accounts), or_(F.c.name.in_(names), F.c.special_use == JUNK)))
     found: FolderMap = {}

@@ -186,8 +186,8 @@ class _Writer:
     async def _commit(self, folder: str, folder_id: int, prepared: list[Prepared]) -> None:
         # The blobs are durable (``add`` flushed them), so only the rows remain.
         messages = self.store.messages
-        async with self.store.db.write() as conn:
-            await messages.append_rows(conn, folder_id, prepared)
+        await self.store.db.write_sync(
+            lambda conn: messages.append_rows(conn, folder_id, prepared))
         messages.events.notify(folder_id)
         self.report.imported += len(prepared)
         self.report.folders.add(folder)

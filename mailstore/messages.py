@@ -21,9 +21,19 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -169,6 +179,36 @@ async def release_folders(
     return await release_contents(conn, {r.content_id: r.n for r in rows})
 
 
+def charge_quota(conn: Connection, account_id: int, size: int) -> None:
+    """Charges ``size`` bytes to the account, or raises QuotaExceeded (nothing charged)."""
+    result = conn.execute(
+        update(A).where(
+            A.c.id == account_id,
+            (A.c.quota_bytes.is_(None)) | (A.c.used_bytes + size <= A.c.quota_bytes),
+        ).values(used_bytes=A.c.used_bytes + size).returning(A.c.used_bytes))
+    if result.first() is None:
+        row = conn.execute(
+            select(A.c.address, A.c.used_bytes, A.c.quota_bytes)
+            .where(A.c.id == account_id)).one()
+        raise QuotaExceeded(
+            f"mailbox {row.address} is full: {row.used_bytes} of {row.quota_bytes} bytes "
+            f"used, the message needs {size}"
+        )
+
+
+def _upsert_content(insert_for_dialect: Callable[..., Any]) -> Any:
+    """INSERT a content row, or add its refcount to the row with the same SHA-256. Built
+    once: ``excluded`` rebuilds the whole column collection of the table every time."""
+    stmt = insert_for_dialect(C)
+    return stmt.on_conflict_do_update(
+        index_elements=[C.c.sha256],
+        set_={"refcount": C.c.refcount + stmt.excluded.refcount})
+
+
+_UPSERT_CONTENT = {"sqlite": _upsert_content(sqlite.insert),
+                   "postgresql": _upsert_content(postgresql.insert)}
+
+
 def _sizes_by_account(rows: list) -> dict[int, int]:
     sizes: dict[int, int] = {}
     for r in rows:
@@ -210,19 +250,19 @@ class Messages:
         if not items:
             return []
         self.blobs.put_many((p.sha256, p.raw) for p in items)
-        async with self.db.write() as conn:
-            appended = await self.append_rows(conn, folder_id, items)
+        appended = await self.db.write_sync(
+            lambda conn: self.append_rows(conn, folder_id, items))
         self.events.notify(folder_id)
         return appended
 
-    async def append_rows(
-        self, conn: AsyncConnection, folder_id: int, items: Sequence[Prepared]
+    def append_rows(
+        self, conn: Connection, folder_id: int, items: Sequence[Prepared]
     ) -> list[Appended]:
-        """The rows of an append, inside the caller's transaction; blobs must be durable.
-        The caller notifies ``events`` once the transaction has committed."""
+        """The rows of an append, inside the caller's transaction (``Database.write_sync``);
+        blobs must be durable. The caller notifies ``events`` once it has committed."""
         total = sum(p.size for p in items)
         unseen = sum(1 for p in items if not p.flags & F_.SEEN)
-        folder = (await conn.execute(
+        folder = conn.execute(
             update(F).where(F.c.id == folder_id)
             .values(uidnext=F.c.uidnext + len(items),
                     highestmodseq=F.c.highestmodseq + 1,
@@ -230,37 +270,20 @@ class Messages:
                     unseen_count=F.c.unseen_count + unseen,
                     total_size=F.c.total_size + total)
             .returning(F.c.uidnext, F.c.highestmodseq, F.c.uidvalidity, F.c.account_id)
-        )).first()
+        ).first()
         if folder is None:
             raise NotFound(f"folder #{folder_id} does not exist")
-        await self._charge_quota(conn, folder.account_id, total)
+        charge_quota(conn, folder.account_id, total)
         first_uid = folder.uidnext - len(items)
-        content_ids = await self._upsert_contents(conn, items)
-        await conn.execute(insert(M), [dict(
+        content_ids = self._upsert_contents(conn, items)
+        conn.execute(insert(M), [dict(
             folder_id=folder_id, uid=first_uid + offset, modseq=folder.highestmodseq,
             content_id=content_ids[p.sha256], flags=p.flags, keywords=p.keywords,
             internal_date=p.internal_date, size=p.size,
         ) for offset, p in enumerate(items)])
         return [Appended(folder.uidvalidity, first_uid + i) for i in range(len(items))]
 
-    async def _charge_quota(self, conn: AsyncConnection, account_id: int, size: int) -> None:
-        result = await conn.execute(
-            update(A).where(
-                A.c.id == account_id,
-                (A.c.quota_bytes.is_(None)) | (A.c.used_bytes + size <= A.c.quota_bytes),
-            ).values(used_bytes=A.c.used_bytes + size).returning(A.c.used_bytes))
-        if result.first() is None:
-            row = (await conn.execute(
-                select(A.c.address, A.c.used_bytes, A.c.quota_bytes)
-                .where(A.c.id == account_id))).one()
-            raise QuotaExceeded(
-                f"mailbox {row.address} is full: {row.used_bytes} of {row.quota_bytes} bytes "
-                f"used, the message needs {size}"
-            )
-
-    async def _upsert_contents(
-        self, conn: AsyncConnection, items: Sequence[Prepared]
-    ) -> dict[str, int]:
+    def _upsert_contents(self, conn: Connection, items: Sequence[Prepared]) -> dict[str, int]:
         """Insert each distinct content once, or take one more reference to it."""
         unique: dict[str, dict[str, object]] = {}
         for p in items:
@@ -269,20 +292,14 @@ class Messages:
                 unique[p.sha256] = content_row(p)
             else:
                 row["refcount"] += 1
-        dialect_insert = sqlite.insert if self.db.is_sqlite else postgresql.insert
-        stmt = dialect_insert(C)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[C.c.sha256],
-            set_={"refcount": C.c.refcount + stmt.excluded.refcount},
-        )
         # A plain executemany, then one SELECT for the ids: an upsert with ordered RETURNING
         # ran as one statement (one driver round trip) per row on SQLite.
-        await conn.execute(stmt, list(unique.values()))
+        conn.execute(_UPSERT_CONTENT[self.db.dialect], list(unique.values()))
         shas = list(unique)
         ids: dict[str, int] = {}
         for start in range(0, len(shas), BATCH):
-            rows = await conn.execute(select(C.c.sha256, C.c.id)
-                                      .where(C.c.sha256.in_(shas[start:start + BATCH])))
+            rows = conn.execute(select(C.c.sha256, C.c.id)
+                                .where(C.c.sha256.in_(shas[start:start + BATCH])))
             ids.update((row.sha256, row.id) for row in rows)
         # The garbage collector may have removed the file of a content row at refcount 0
         # just before we took it again: write it back while we hold the row.
@@ -319,7 +336,7 @@ class Messages:
             .returning(F.c.uidnext, F.c.highestmodseq, F.c.account_id))).first()
         if target is None:
             raise NotFound(f"folder #{target_id} does not exist")
-        await self._charge_quota(conn, target.account_id, total)
+        await conn.run_sync(charge_quota, target.account_id, total)
         first = target.uidnext - len(rows)
         counts: dict[int, int] = {}
         for r in rows:

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
-from sqlalchemy import case, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailstore.audit import Actor, AuditLog
@@ -98,18 +98,18 @@ class QueueEntry:
         return {k.upper(): v for k, v in params.items()} if isinstance(params, dict) else {}
 
 
-async def enqueue_row(conn: AsyncConnection, *, mail_from: str, recipients: Sequence[str],
+def enqueue_row(conn: Connection, *, mail_from: str, recipients: Sequence[str],
                       message: bytes, origin: str, dsn: dict | None = None,
                       now: int | None = None) -> int:
     """Queue a message inside the caller's transaction; returns the entry id."""
     now = int(time.time()) if now is None else now
     mail_from = "" if mail_from == "<>" else mail_from  # the null sender, however written
-    return (await conn.execute(insert(O).values(
+    return conn.execute(insert(O).values(
         created_at=now, origin=origin, mail_from=mail_from,
         recipients=json.dumps([asdict(QueuedRecipient(a)) for a in recipients]),
         dsn=json.dumps(dsn or {}), message=message, size=len(message), status=QUEUED,
         attempts=0, next_attempt_at=now, delay_notified=False, history="[]",
-    ).returning(O.c.id))).scalar_one()
+    ).returning(O.c.id)).scalar_one()
 
 
 def _entry(row: object, with_message: bool = True) -> QueueEntry:
@@ -132,9 +132,9 @@ class OutboundQueue:
 
     async def enqueue(self, mail_from: str, recipients: Sequence[str], message: bytes,
                       origin: str, dsn: dict | None = None) -> int:
-        async with self.db.write() as conn:
-            return await enqueue_row(conn, mail_from=mail_from, recipients=recipients,
-                                     message=message, origin=origin, dsn=dsn)
+        return await self.db.write_sync(lambda conn: enqueue_row(
+            conn, mail_from=mail_from, recipients=recipients, message=message,
+            origin=origin, dsn=dsn))
 
     async def claim(self, node: str, limit: int, lease: int,
                     now: int | None = None) -> list[QueueEntry]:
@@ -189,7 +189,7 @@ class OutboundQueue:
                                               O.c.created_at), else_=e.next_attempt_at),
                         **({"claimed_by": None, "lease_until": None}
                            if e.status == QUEUED else {})))
-            await insert_traces(conn, traces)
+            await conn.run_sync(insert_traces, traces)
 
     async def list(self, limit: int = 1000, where: QueueFilter | None = None,
                    after_id: int | None = None, now: int | None = None) -> list[QueueEntry]:

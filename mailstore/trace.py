@@ -6,8 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import and_, insert, literal_column, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, and_, insert, literal_column, or_, select
 
 from mailstore.database import Database
 from mailstore.errors import NotFound
@@ -46,9 +45,10 @@ class TraceRecord:
         return values
 
 
-async def insert_traces(conn: AsyncConnection, records: Sequence[TraceRecord]) -> None:
+def insert_traces(conn: Connection, records: Sequence[TraceRecord]) -> None:
+    """Inside the caller's transaction (``Database.write_sync`` or ``run_sync``)."""
     if records:
-        await conn.execute(insert(T), [r.row() for r in records])
+        conn.execute(insert(T), [r.row() for r in records])
 
 
 class Traces:
@@ -57,7 +57,7 @@ class Traces:
 
     async def record(self, record: TraceRecord) -> None:
         async with self.db.write() as conn:
-            await insert_traces(conn, [record])
+            await conn.run_sync(insert_traces, [record])
 
     async def find(self, sender: str | None = None, recipient: str | None = None,
                    since: int | None = None, message_id: str | None = None,

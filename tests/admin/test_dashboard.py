@@ -158,9 +158,9 @@ async def test_traffic_is_counted_per_local_day(store: Store) -> None:
     for i, start in enumerate(starts):
         for n in range(i):
             await store.traces.record(arrival(start + 60 + n))
-    async with store.db.write() as conn:  # a queued entry is not "out"
-        await enqueue_row(conn, mail_from="a@example.com", recipients=["b@x.example"],
-                          message=b"Subject: x\r\n\r\nx\r\n", origin="smtp")
+    await store.db.write_sync(lambda conn: enqueue_row(  # a queued entry is not "out"
+        conn, mail_from="a@example.com", recipients=["b@x.example"],
+        message=b"Subject: x\r\n\r\nx\r\n", origin="smtp"))
     traffic = await store.stats.traffic(starts)
     assert [d.received for d in traffic] == list(range(7))
     assert [d.sent for d in traffic] == [0] * 7

@@ -23,9 +23,9 @@ async def queue(store: Store, sender: str = "ann@example.com",
                 subject: str = "Quarterly figures", age: int = 0) -> int:
     raw = make_message(subject, sender=f"Ann <{sender}>", to=", ".join(recipients))
     raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    async with store.db.write() as conn:
-        return await enqueue_row(conn, mail_from=sender, recipients=recipients, message=raw,
-                                 origin="submission", now=int(time.time()) - age)
+    return await store.db.write_sync(lambda conn: enqueue_row(
+        conn, mail_from=sender, recipients=recipients, message=raw, origin="submission",
+        now=int(time.time()) - age))
 
 
 async def defer(store: Store, entry_id: int, reply: str, *, later: int = 3600) -> None:

@@ -59,10 +59,9 @@ async def test_a_message_received_over_smtp_is_found_and_its_story_told(
     smtp = await start_smtp()
     assert (await send_over_smtp(smtp.ports[MX])).startswith("250")
     # Its outbound copy (a forward) got "try later", then was delivered.
-    async with office.db.write() as conn:
-        entry_id = await enqueue_row(conn, mail_from="bob@faraway.example",
-                                     recipients=["ann@home.example"], message=RAW,
-                                     origin="smtp")
+    entry_id = await office.db.write_sync(lambda conn: enqueue_row(
+        conn, mail_from="bob@faraway.example", recipients=["ann@home.example"], message=RAW,
+        origin="smtp"))
     entry = await office.outbound.get(entry_id)
     entry.recipients[0].reply, entry.recipients[0].remote = "451 4.7.1 greylisted", "mx.home"
     await office.traces.record(outbound_trace(entry, entry.recipients, verdict="deferred",

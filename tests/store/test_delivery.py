@@ -139,6 +139,44 @@ async def test_same_message_id_within_the_window_is_stored_once(office: Store) -
     assert await folder_subjects(office, "ann@example.com") == ["One"]
 
 
+async def test_a_message_moved_out_of_the_inbox_is_still_a_duplicate(office: Store) -> None:
+    ann = (await office.router.resolve("ann@example.com")).local
+    first = await office.delivery.deliver(Delivery(message("One"), "zed@example.org", ann))
+    account = await office.accounts.get("ann@example.com")
+    inbox = (await office.folders.get(account.id, "INBOX")).id
+    older = (await office.folders.create(account.id, "Older")).id
+    await office.messages.move(inbox, [first.stored[0].uid], older)
+    again = await office.delivery.deliver(Delivery(message("Two"), "zed@example.org", ann))
+    assert again.stored == () and again.duplicates == ann
+    assert await folder_subjects(office, "ann@example.com", "Older") == ["One"]
+    assert await folder_subjects(office, "ann@example.com") == []
+
+
+async def test_a_message_id_another_account_has_is_not_a_duplicate(office: Store) -> None:
+    ann = (await office.router.resolve("ann@example.com")).local
+    bob = (await office.router.resolve("bob@example.com")).local
+    await office.delivery.deliver(Delivery(message("One"), "zed@example.org", ann))
+    to_bob = await office.delivery.deliver(Delivery(message("One"), "zed@example.org", bob))
+    assert len(to_bob.stored) == 1 and to_bob.duplicates == ()
+    assert await folder_subjects(office, "bob@example.com") == ["One"]
+
+
+async def test_sqlite_deliveries_return_after_shared_flushes_of_their_commits(
+        office: Store) -> None:
+    if not office.db.is_sqlite:
+        pytest.skip("PostgreSQL commits are on disk when COMMIT returns")
+    wal = office.db._wal
+    assert wal is not None
+    before = (wal.committed, wal.flushes)
+    ann = (await office.router.resolve("ann@example.com")).local
+    await asyncio.gather(*(
+        office.delivery.deliver(Delivery(message(f"n{i}", f"<n{i}@x>"), "z@x", ann))
+        for i in range(40)))
+    # Every commit that returned was flushed; the deliveries shared the flushes.
+    assert wal.synced == wal.committed > before[0]
+    assert 0 < wal.flushes - before[1] < 40
+
+
 async def test_external_recipients_wait_in_the_outbound_queue(office: Store) -> None:
     result = await office.delivery.deliver(Delivery(
         message(), "ann@example.com", (), ("carol@elsewhere.org",), origin="submission"))
