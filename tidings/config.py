@@ -93,6 +93,8 @@ def config_template(hostname: str | None = None) -> str:
     host = hostname or socket.getfqdn() or "localhost"
     ports = "\n".join(f"{name} = {port}" for name, port in DEV_PORTS.items())
     return f"""# Tidings configuration. Restart `tidings serve` after editing.
+# Most settings can also be changed in the web admin (/admin), without a restart; a value
+# changed there is kept in the database and wins over this file until reset there.
 
 [server]
 # The name this server uses in greetings and Received headers.
