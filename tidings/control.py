@@ -49,6 +49,17 @@ class Control:
     def file_setting(self, name: str) -> object:
         return self.live.file_value(name)
 
+    def overridden(self) -> frozenset[str]:
+        return frozenset(self.live.overrides)
+
+    def check_reset(self, names: tuple[str, ...]) -> str:
+        kept = {k: v for k, v in self.live.overrides.items() if k not in names}
+        try:
+            self.live.parse(kept)
+        except ConfigError as exc:
+            return str(exc).removeprefix(f"{self.live.source}: ")
+        return ""
+
     def check_settings(self, changes: Mapping[str, object]) -> dict[str, str]:
         problems = {name: WEB_REFUSAL for name in changes if name in WEB_ONLY_IN_FILE}
         problems.update(self.live.check(

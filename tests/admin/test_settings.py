@@ -183,3 +183,22 @@ def test_a_service_that_failed_to_start_does_not_block_other_changes(control: Co
         assert control.check_settings({"smtp.max_message_size": "10M"}) == {}
         assert "already in use" in control.check_settings({"services.imap": True,
                                                            "ports.imap": port})["ports.imap"]
+
+
+async def test_values_changed_here_go_back_to_the_files_values(
+        admin: httpx.AsyncClient, control: Control, store: Store) -> None:
+    limits = (await admin.get("/admin/limits")).text
+    assert "Every value on this page comes from tidings.toml" in limits
+    assert (await post(admin, "/admin/limits", {"smtp.max_message_size": "10M"})
+            ).status_code == 303
+    limits = (await admin.get("/admin/limits")).text
+    assert "over the values in tidings.toml: Largest message" in limits
+    assert control.live.config.smtp.max_message_size == 10 * 1024 * 1024
+    response = await admin.post("/admin/limits/reset",
+                                data={"csrf_token": csrf_token(limits)})
+    assert response.status_code == 303
+    assert control.live.config.smtp.max_message_size == 25 * 1024 * 1024
+    assert await store.server_settings.all() == {}
+    assert (await store.audit.recent())[0].action == "setting reset"
+    again = await admin.post("/admin/limits/reset", data={"csrf_token": csrf_token(limits)})
+    assert "Nothing+to+reset" in again.headers["location"]

@@ -61,6 +61,13 @@ class ServerControl(Protocol):
         """The problem with each change, by name; empty when they can all be saved.
         Save with ``store.server_settings.change``: the server applies it at once."""
 
+    def overridden(self) -> frozenset[str]:
+        """The names whose value was changed in the admin (over tidings.toml)."""
+
+    def check_reset(self, names: tuple[str, ...]) -> str:
+        """Why going back to tidings.toml's values for ``names`` cannot be done ("" if it
+        can): the file's values must still make a valid configuration with the rest."""
+
     def services(self) -> list[ServiceStatus]:
         """Every front door in the configuration's order."""
 

@@ -251,12 +251,20 @@ def _values(request: Request, spec: SettingsPage) -> dict[str, Any]:
     return {f.name: shown(running.setting(f.name), f.kind) for f in spec.fields}
 
 
+def _changed_here(request: Request, spec: SettingsPage) -> list[Field]:
+    """The page's fields whose value was set in the admin, over tidings.toml's."""
+    running = control(request)
+    names = running.overridden() if running is not None else frozenset()
+    return [f for f in spec.fields if f.name in names]
+
+
 def _render(request: Request, spec: SettingsPage, values: dict[str, Any],
             errors: dict[str, str], status: int = 200, **extra: Any) -> Response:
     running = control(request)
     return page(request, "admin/settings.html", spec.path, status=status, spec=spec,
                 values=values, errors=errors, available=running is not None,
-                services=running.services() if running is not None else [], **extra)
+                services=running.services() if running is not None else [],
+                changed_here=_changed_here(request, spec), **extra)
 
 
 async def show(request: Request) -> Response:
@@ -300,6 +308,25 @@ async def save(request: Request) -> Response:
     await store(request).server_settings.change(actor(request), changes)
     names = ", ".join(_said(f, changes[f.name]) for f in spec.fields if f.name in changes)
     return done(spec.path, f"Saved and in use now: {names}.")
+
+
+async def reset(request: Request) -> Response:
+    """Go back to tidings.toml's values for every field of this page changed here."""
+    spec = PAGES[request.url.path.removesuffix("/reset")]
+    running = control(request)
+    if running is None:
+        return _render(request, spec, {}, {}, 503)
+    fields = _changed_here(request, spec)
+    if not fields:
+        return done(spec.path, "Nothing to reset: every value here is tidings.toml's.")
+    problem = running.check_reset(tuple(f.name for f in fields))
+    if problem:
+        return _render(request, spec, _values(request, spec), {}, 400,
+                       reset_error=f"Cannot go back to tidings.toml's values: {problem}")
+    await store(request).server_settings.change(
+        actor(request), {}, removed=tuple(f.name for f in fields))
+    return done(spec.path, "Back to tidings.toml's values, in use now: "
+                + ", ".join(f.label for f in fields) + ".")
 
 
 def _said(f: Field, value: object) -> str:
@@ -373,6 +400,7 @@ def _summary(info: Any) -> str | None:
 ROUTES = [
     *[(path, show, ["GET"]) for path in PAGES],
     *[(path, save, ["POST"]) for path in PAGES],
+    *[(path + "/reset", reset, ["POST"]) for path in PAGES],
     ("/admin/tls", tls_show, ["GET"]),
     ("/admin/tls", tls_upload, ["POST"]),
 ]
