@@ -11,6 +11,7 @@ import httpx
 
 from mailstore.collectors import Rule
 from mailstore.store import Store
+from protocols.collector.rules import decide
 from protocols.collector.runner import Collector
 from tests.admin.test_collectors import add, error_for, fields, post
 from tests.collector.conftest import dovecot as dovecot  # noqa: F401  (fixture)
@@ -153,3 +154,26 @@ async def test_rules_saved_in_the_admin_are_used_by_a_real_run(
     notices = b"\n".join(m for m in got if b"Message not downloaded" in m)
     assert b"huge one" in notices and b"for sales" in notices and b"buy now" in notices
     assert dovecot.count(user) == 3  # the spam is gone; the big one and the sales one stay
+
+
+async def test_a_wrong_rule_does_not_stop_a_connection_test_but_is_still_shown(
+        admin: httpx.AsyncClient, store: Store, dovecot: DovecotIsp) -> None:
+    user, password = dovecot.new_mailbox()
+    response = await post(admin, "/admin/collectors/new", fields(
+        action="test", port=str(dovecot.ports["pop3"]), username=user, password=password,
+        rules="skip sizes 10MB"))
+    assert response.status_code == 200
+    assert "All stages passed" in response.text
+    assert "line 1" in error_for(response.text, "rules")
+    assert await store.collectors.list() == []
+
+
+def test_address_rules_look_at_each_address_not_the_display_name() -> None:
+    header = (b"From: \"Spam King\" <king@spam.example>\r\n"
+              b"To: Ann <ann@example.com>, Sales <sales@example.com>\r\n"
+              b"Cc: boss@example.com\r\nSubject: hi\r\n\r\n")
+    rules, _ = parse_rules("skip to sales@*\ndelete cc *@example.com")
+    assert decide(rules, 10, header) == rules[0]
+    assert decide(rules[1:], 10, header) == rules[1]
+    assert decide(parse_rules("skip from spam king")[0], 10, header) is None  # the address
+    assert decide(parse_rules("skip to ann")[0], 10, header) is not None  # substring

@@ -206,7 +206,7 @@ async def _tested(request: Request, template: str, form: Form, settings: Collect
     stages = None
     problem = ""
     running = control(request)
-    if errors:
+    if any(name != "rules" for name in errors):  # a wrong rule does not stop a test
         problem = "Correct the fields marked below, then test again."
     elif running is None:
         problem = NO_SERVER
