@@ -49,7 +49,7 @@ TLS_MODES = ("implicit", "starttls", "none")
 DEFAULT_PORTS = {("pop3", "implicit"): 995, ("pop3", "starttls"): 110, ("pop3", "none"): 110,
                  ("imap", "implicit"): 993, ("imap", "starttls"): 143, ("imap", "none"): 143}
 RULE_ACTIONS = ("skip", "delete")
-RULE_FIELDS = ("size", "from", "subject")
+RULE_FIELDS = ("size", "from", "to", "cc", "subject")
 KEY_FILE = "collector.key"
 
 
@@ -77,8 +77,9 @@ class CollectorTaken(AlreadyExists):
 class Rule:
     """A download rule, decided before the body is downloaded.
 
-    ``size``: the message is larger than ``value`` bytes. ``from``/``subject``: the header
-    contains ``value`` (case-insensitive), or matches it as a glob when it holds ``*``/``?``.
+    ``size``: the message is larger than ``value`` bytes. ``from``/``to``/``cc``/``subject``:
+    the header contains ``value`` (case-insensitive), or matches it as a glob when it holds
+    ``*``/``?`` (for the address fields: one of the addresses does).
     ``skip`` leaves the message at the ISP; ``delete`` removes it there. Either way the
     intended recipient gets a short notice.
     """
@@ -258,7 +259,7 @@ def problems(settings: CollectorSettings) -> dict[str, str]:
     for rule in settings.rules:
         if rule.action not in RULE_ACTIONS or rule.field not in RULE_FIELDS or not rule.value:
             out.setdefault("rules", f"rule {rule.describe()!r}: action skip|delete, field "
-                           "size|from|subject and a value")
+                           f"{'|'.join(RULE_FIELDS)} and a value")
         elif rule.field == "size" and not rule.value.isdigit():
             out.setdefault("rules", f"rule {rule.describe()!r}: the size is a number of bytes")
     return out

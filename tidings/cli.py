@@ -173,7 +173,7 @@ def add_collector_parser(sub: argparse._SubParsersAction, common: argparse.Argum
     add.add_argument("--max-size", type=parse_size, metavar="SIZE",
                      help="leave bigger messages at the ISP and tell the recipient, e.g. 10M")
     add.add_argument("--rule", action="append", default=[], metavar="ACTION:FIELD:VALUE",
-                     help="skip|delete : size|from|subject : value, e.g. "
+                     help="skip|delete : size|from|to|cc|subject : value, e.g. "
                           "delete:from:*@spam.example (repeatable)")
     add.add_argument("--folder", default="INBOX", help="IMAP folder (default INBOX)")
     add.add_argument("--insecure-tls", action="store_true",

@@ -2,7 +2,8 @@
 
 Rules see the size (from LIST / RFC822.SIZE) and the header (TOP n 0 / BODY.PEEK[HEADER]),
 never the body. The first matching rule wins. Text patterns are case-insensitive substrings,
-or globs over the whole value when they contain ``*`` or ``?`` (for From: the address).
+or globs over the whole value when they contain ``*`` or ``?`` (for From, To and Cc: over
+each address).
 VPOP3's substring-only matching made ``xx@yy.com`` also match ``aaxx@yy.com``; a glob lets
 an admin say exactly what is meant.
 """
@@ -44,13 +45,19 @@ def matches(pattern: str, text: str) -> bool:
     return pattern in text
 
 
-def rule_text(header: bytes, name: str) -> str:
-    """What a rule on ``name`` looks at: the sender's address for From, else the value."""
+ADDRESS_FIELDS = ("from", "to", "cc")
+
+
+def rule_texts(header: bytes, name: str) -> list[str]:
+    """What a rule on ``name`` looks at: the addresses for From/To/Cc (so a glob such as
+    ``*@example.com`` means the address, not the display name), else the value."""
     value = header_field(header, name)
-    if name == "from":
+    if name in ADDRESS_FIELDS:
         addresses = [a for _, a in getaddresses([value]) if a]
-        return addresses[0] if addresses else value
-    return value
+        if name == "from":
+            addresses = addresses[:1]
+        return addresses or [value]
+    return [value]
 
 
 def decide(rules: Sequence[Rule], size: int, header: bytes | None) -> Rule | None:
@@ -59,6 +66,7 @@ def decide(rules: Sequence[Rule], size: int, header: bytes | None) -> Rule | Non
         if rule.field == "size":
             if size > int(rule.value):
                 return rule
-        elif header is not None and matches(rule.value, rule_text(header, rule.field)):
+        elif header is not None and any(
+                matches(rule.value, text) for text in rule_texts(header, rule.field)):
             return rule
     return None

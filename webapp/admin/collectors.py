@@ -25,6 +25,7 @@ from mailstore.collectors import (
     validate,
 )
 from mailstore.errors import NotFound, StoreError
+from webapp.admin.collector_rules import format_rules, parse_rules
 from webapp.admin.guard import actor
 from webapp.admin.pages import control, done, page, store
 from webapp.views.errors import error_page
@@ -53,6 +54,7 @@ class Form:
     timeout: str = "60"
     folder: str = "INBOX"
     enabled: bool = True
+    rules: str | None = ""  # one rule per line; None: the form sent none (keep the saved)
 
     @classmethod
     def of(cls, a: CollectorAccount) -> Form:
@@ -65,7 +67,7 @@ class Form:
             keep="leave" if a.leave_on_server else "delete",
             delete_after_days="" if a.delete_after_days is None else str(a.delete_after_days),
             interval=_minutes(a.interval), timeout=str(a.timeout), folder=a.folder,
-            enabled=a.enabled)
+            enabled=a.enabled, rules=format_rules(a.rules))
 
 
 def _minutes(seconds: int) -> str:
@@ -88,6 +90,8 @@ async def _read(request: Request) -> tuple[Form, str, str]:
         delete_after_days=text("delete_after_days"), interval=text("interval"),
         timeout=text("timeout"), folder=text("folder") or "INBOX",
         enabled=bool(data.get("enabled")))
+    rules = data.get("rules")
+    form.rules = rules[:20000] if isinstance(rules, str) else None
     password = data.get("password", "")
     return form, password if isinstance(password, str) else "", text("action", "save")
 
@@ -116,6 +120,9 @@ def _settings(form: Form, password: str, errors: dict[str, str]) -> CollectorSet
         errors["tls"] = "choose how the connection is encrypted"
     if form.delivery not in ("single", "multidrop"):
         errors["delivery"] = "choose where the mail goes"
+    rules, problem = parse_rules(form.rules or "")
+    if problem:
+        errors["rules"] = problem
     settings = CollectorSettings(
         name=form.name, protocol=form.protocol if "protocol" not in errors else "pop3",
         host=form.host, username=form.username, password=password,
@@ -123,7 +130,7 @@ def _settings(form: Form, password: str, errors: dict[str, str]) -> CollectorSet
         verify_tls=form.verify_tls, interval=interval if interval is not None else 300,
         timeout=timeout if timeout is not None else 60, enabled=form.enabled,
         multidrop=form.delivery == "multidrop", leave_on_server=form.keep == "leave",
-        delete_after_days=days, folder=form.folder)
+        delete_after_days=days, folder=form.folder, rules=rules)
     for name, message in problems(settings).items():
         errors.setdefault(name, _friendly(name, message))
     return settings
@@ -199,7 +206,7 @@ async def _tested(request: Request, template: str, form: Form, settings: Collect
     stages = None
     problem = ""
     running = control(request)
-    if errors:
+    if any(name != "rules" for name in errors):  # a wrong rule does not stop a test
         problem = "Correct the fields marked below, then test again."
     elif running is None:
         problem = NO_SERVER
@@ -250,7 +257,9 @@ async def show(request: Request) -> Response:
             typed = False
     else:
         typed = True
-    settings = replace(_settings(form, password, errors), rules=account.rules)
+    if form.rules is None:  # a client that did not send the rules keeps the saved ones
+        form.rules = format_rules(account.rules)
+    settings = _settings(form, password, errors)
     if action == "test":
         return await _tested(request, "admin/collector.html", form, settings, errors,
                              **await _detail_context(request, account))
