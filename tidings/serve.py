@@ -135,6 +135,13 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
             except RuntimeError as exc:
                 print(f"tidings: warning: {exc}", file=sys.stderr, flush=True)
         runner.settings = settings
+        # The hostname names us in EHLO (settings), SRS addresses, DKIM's "our domain"
+        # check and the collector's Received lines: a new one applies to the next message.
+        if runtime.store.router.srs is not None:
+            runtime.store.router.srs.domain = new.hostname.lower().rstrip(".")
+        if isinstance(runner.prepare, Preparer):
+            runner.prepare.hostname = new.hostname.lower()
+        collector.collector.hostname = new.hostname
         runner.wake()
 
     runtime.live.appliers.append(apply_smtp)

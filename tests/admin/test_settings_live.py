@@ -156,3 +156,16 @@ async def test_a_new_certificate_is_served_on_new_connections(
         with context.wrap_socket(raw) as wrapped:
             assert x509.load_der_x509_certificate(
                 wrapped.getpeercert(binary_form=True)) == new
+
+
+async def test_a_new_hostname_is_used_in_greetings_at_once(
+        running: tuple[dict[str, int], httpx.AsyncClient]) -> None:
+    ports, admin = running
+    response = await post(admin, "/admin/server", {"server.hostname": "mx.renamed.example"})
+    assert response.status_code == 303, response.text
+    assert b"mx.renamed.example" in greeting(ports["smtp"])
+    with socket.create_connection(("127.0.0.1", ports["smtp"]), timeout=10) as raw:
+        reader = raw.makefile("rb")
+        reader.readline()
+        raw.sendall(b"EHLO client.example.org\r\n")
+        assert reader.readline().startswith(b"250-mx.renamed.example")
