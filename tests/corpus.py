@@ -6,6 +6,7 @@ they are read-only, so they are unpacked into ``.cache/corpus`` inside the repos
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tarfile
 from collections.abc import Iterator
@@ -20,14 +21,19 @@ def archive_dir() -> Path:
 
 
 def corpus_dir(name: str) -> Path:
-    """Unpacked folder of one archive (``real-mail``, ``spamham``, ``mime-fixtures``)."""
+    """Unpacked folder of one archive (``real-mail``, ``spamham``, ``mime-fixtures``).
+
+    Parallel test workers may ask at once: one unpacks under a lock, the others wait."""
     dest = CACHE / name
     marker = CACHE / f".{name}.done"
     if not marker.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(archive_dir() / f"{name}.tar.xz") as tf:
-            tf.extractall(CACHE, filter="data")
-        marker.touch()
+        with open(CACHE / f".{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not marker.exists():
+                with tarfile.open(archive_dir() / f"{name}.tar.xz") as tf:
+                    tf.extractall(CACHE, filter="data")
+                marker.touch()
     return dest
 
 
