@@ -252,10 +252,7 @@ class OutboundQueue:
         now = int(time.time()) if now is None else now
         outcome = QueueOutcome()
         async with self.db.write() as conn:
-            for row in await _rows(conn, ids, outcome):
-                if _held(row, now):
-                    outcome.busy.append(row.id)
-                    continue
+            for row in await _free_rows(conn, ids, outcome, now):
                 await conn.execute(update(O).where(O.c.id == row.id).values(
                     next_attempt_at=now, status=QUEUED, claimed_by=None, lease_until=None))
                 outcome.done.append(row.id)
@@ -272,10 +269,7 @@ class OutboundQueue:
         now = int(time.time()) if now is None else now
         outcome = QueueOutcome()
         async with self.db.write() as conn:
-            for row in await _rows(conn, ids, outcome):
-                if _held(row, now):
-                    outcome.busy.append(row.id)
-                    continue
+            for row in await _free_rows(conn, ids, outcome, now):
                 await conn.execute(delete(O).where(O.c.id == row.id))
                 outcome.done.append(row.id)
                 if actor is not None:
@@ -375,8 +369,17 @@ async def _rows(conn: AsyncConnection, ids: Sequence[int], outcome: QueueOutcome
     return sorted(rows, key=lambda r: r.id)
 
 
-def _held(row: object, now: int) -> bool:
-    return row.status == SENDING and (row.lease_until or 0) >= now
+async def _free_rows(conn: AsyncConnection, ids: Sequence[int], outcome: QueueOutcome,
+                     now: int) -> list:
+    """The entries among ``ids`` that no runner is sending now; the others go into
+    ``outcome.busy`` (or ``missing``)."""
+    rows = []
+    for row in await _rows(conn, ids, outcome):
+        if row.status == SENDING and (row.lease_until or 0) >= now:
+            outcome.busy.append(row.id)
+        else:
+            rows.append(row)
+    return rows
 
 
 def _described(row: object) -> dict[str, object]:

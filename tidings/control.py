@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import errno
-import socket
 import ssl
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -15,6 +13,7 @@ from protocols.smtp.checks import resolver_for
 from tidings import certificates
 from tidings.config import RUNNING_SERVICES, Config, ConfigError, password_box
 from tidings.live import LiveConfig
+from tidings.sockets import bind_problem
 from webapp.admin.control import (
     CertificateCheck,
     CertificateInfo,
@@ -166,29 +165,3 @@ class Control:
     def wake_collectors(self) -> None:
         if self.collector is not None:
             self.collector.wake()
-
-
-def bind_problem(host: str, port: int) -> str:
-    """Why this machine cannot listen on ``host:port``, in plain words ("" if it can)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
-            sock.listen(1)
-    except OSError as exc:
-        return plain_reason(exc, host, port)
-    return ""
-
-
-def plain_reason(exc: OSError, host: str, port: int) -> str:
-    if exc.errno == errno.EADDRINUSE:
-        return f"port {port} is already in use by another program on this machine"
-    if exc.errno == errno.EADDRNOTAVAIL:
-        return f"{host} is not an address of this machine"
-    if exc.errno == errno.EACCES:
-        return (f"port {port} is below 1024 and the server may not use it (run it with the "
-                "right to bind low ports)")
-    if isinstance(exc, socket.gaierror):
-        return f"{host} is not an IP address"
-    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"

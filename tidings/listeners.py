@@ -23,26 +23,11 @@ from protocols.listener import SessionServer
 from protocols.smtp.server import SmtpServer
 from protocols.smtp.settings import MX, SUBMISSION, SUBMISSIONS
 from tidings.config import Config
-from tidings.control import Control, plain_reason
+from tidings.control import Control
+from tidings.sockets import listen, plain_reason
 
 SMTP_SERVICES = (MX, SUBMISSION, SUBMISSIONS)
 MAIL_SERVICES = (*SMTP_SERVICES, "imap", "imaps", "pop3", "pop3s")
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """A non-blocking listening TCP socket; OSError says why not."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(512)
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock
 
 
 class Listeners:

@@ -32,6 +32,7 @@ from tidings.config import RUNNING_SERVICES, Config
 from tidings.control import Control
 from tidings.listeners import MAIL_SERVICES, Listeners
 from tidings.runtime import Runtime, RuntimeProblem
+from tidings.sockets import listen
 from tidings.tls import server_context
 
 if TYPE_CHECKING:
@@ -42,21 +43,13 @@ if TYPE_CHECKING:
 def bind(cfg: Config, service: str) -> socket.socket:
     """A listening socket for one service, or a RuntimeProblem that says why not."""
     host, port = cfg.bind, cfg.ports[service]
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
-        sock.listen(512)
+        return listen(host, port)
     except OSError as exc:
-        sock.close()
         reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
         raise RuntimeProblem(
             f"cannot listen on {host}:{port} for {service}: {reason} "
             f"(change [ports] {service} in {cfg.data_dir / 'tidings.toml'})") from exc
-    sock.setblocking(False)
-    return sock
 
 
 def load_tls(cfg: Config) -> ssl.SSLContext:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
@@ -51,8 +52,6 @@ def page(request: Request, template: str, section: str, status: int = 200,
 
 def done(path: str, message: str) -> RedirectResponse:
     """POST/redirect/GET after a change, with a one-line confirmation shown on the page."""
-    from urllib.parse import urlencode
-
     separator = "&" if "?" in path else "?"
     return RedirectResponse(f"{path}{separator}{urlencode({'done': message})}",
                             status_code=303)
