@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 
 from mailstore.collectors import CollectedRecord, insert_collected
 from mailstore.database import Database
@@ -274,8 +274,7 @@ class LocalDelivery:
         # Three index lookups instead of one join: given the join, SQLite walks every recent
         # message of the accounts' folders (the folder/date index), a scan that grows with
         # the mailbox. New mail usually stops after the first (no content has its id).
-        contents = dict(conn.execute(select(C.c.id, C.c.message_id)
-                                     .where(C.c.message_id.in_(message_ids))).all())
+        contents = dict(conn.execute(_CONTENTS_WITH_IDS, {"ids": list(message_ids)}).all())
         if not contents:
             return set()
         refs = conn.execute(
@@ -300,6 +299,14 @@ JUNK = "\\Junk"
 FolderMap = dict[tuple[int, str], tuple[int, str]]
 
 
+# Built once: building a statement cost more than running it (see messages._TAKE_UIDS).
+_FOLDERS = select(F.c.id, F.c.account_id, F.c.name, F.c.special_use).where(
+    F.c.account_id.in_(bindparam("accounts", expanding=True)),
+    or_(F.c.name.in_(bindparam("names", expanding=True)), F.c.special_use == JUNK))
+_CONTENTS_WITH_IDS = select(C.c.id, C.c.message_id).where(
+    C.c.message_id.in_(bindparam("ids", expanding=True)))
+
+
 def _folders(conn: Connection, batch: Sequence[_Job]) -> FolderMap:
     """The folders the batch may deliver into, in one query."""
     mailboxes = [m for j in batch for part, _ in j.parts for m in part.mailboxes]
@@ -307,9 +314,7 @@ def _folders(conn: Connection, batch: Sequence[_Job]) -> FolderMap:
         return {}
     accounts = {m.account_id for m in mailboxes}
     names = {"INBOX"} | {m.folder for m in mailboxes}
-    rows = conn.execute(
-        select(F.c.id, F.c.account_id, F.c.name, F.c.special_use).where(
-            F.c.account_id.in_(accounts), or_(F.c.name.in_(names), F.c.special_use == JUNK)))
+    rows = conn.execute(_FOLDERS, {"accounts": list(accounts), "names": list(names)})
     found: FolderMap = {}
     for r in rows:
         if r.name in names:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, and_, insert, literal_column, or_, select
 
@@ -40,15 +40,24 @@ class TraceRecord:
     id: int | None = None
 
     def row(self) -> dict[str, object]:
-        values = {k: v for k, v in asdict(self).items() if k not in ("id", "recipients")}
-        values["recipients"] = json.dumps([asdict(r) for r in self.recipients])
-        return values
+        # Not ``asdict``: it deep-copies every field, ~70 µs a record on a delivery's
+        # hot path (the writer's thread, holding the GIL).
+        return dict(
+            at=self.at, listener=self.listener, client_ip=self.client_ip,
+            verdict=self.verdict, helo=self.helo, tls=self.tls, auth_user=self.auth_user,
+            mail_from=self.mail_from, size=self.size, message_id=self.message_id,
+            reply=self.reply, recipients=json.dumps([
+                dict(address=r.address, verdict=r.verdict, reply=r.reply,
+                     destination=r.destination) for r in self.recipients]))
+
+
+_INSERT = insert(T)
 
 
 def insert_traces(conn: Connection, records: Sequence[TraceRecord]) -> None:
     """Inside the caller's transaction (``Database.write_sync`` or ``run_sync``)."""
     if records:
-        conn.execute(insert(T), [r.row() for r in records])
+        conn.execute(_INSERT, [r.row() for r in records])
 
 
 class Traces:
