@@ -18,14 +18,13 @@ import asyncio
 import base64
 import binascii
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope
 
 from mailstore.routing import Route
 from mailstore.trace import RecipientVerdict
-from protocols.smtp.headers import bare_line_end
+from protocols.smtp.data import DataReceived, read_data
 from protocols.smtp.limits import is_loopback
 from protocols.smtp.replies import with_enhanced_code
 
@@ -49,14 +48,6 @@ class TidingsEnvelope(Envelope):
         self.declared_size: int | None = None
         self.in_data = False
         self.finished = False  # recorded in the message trace
-
-
-@dataclass
-class DataReceived:
-    content: bytes
-    size: int
-    too_big: bool
-    bare: str | None
 
 
 class _NoHooks:
@@ -378,28 +369,7 @@ class SmtpSession(SMTP):
         await self.push(reply)
 
     async def _read_data(self, limit: int) -> DataReceived:
-        """Reads up to the lone dot; keeps at most ``limit`` bytes, counts all of them."""
-        chunks: list[bytes] = []
-        size = 0
-        at_line_start = True
-        while True:
-            try:
-                line = await self._reader.readuntil(b"\r\n")
-            except asyncio.LimitOverrunError as exc:
-                line = await self._reader.read(exc.consumed)
-            except asyncio.IncompleteReadError as exc:
-                raise asyncio.CancelledError from exc
-            complete = line.endswith(b"\r\n")
-            if at_line_start:
-                if line == b".\r\n":
-                    break
-                if line.startswith(b"."):  # RFC 5321 §4.5.2: undo dot-stuffing
-                    line = line[1:]
-            size += len(line)
-            if size <= limit:
-                chunks.append(line)
-            elif chunks:
-                chunks = []
-            at_line_start = complete
-        content = b"".join(chunks) if size <= limit else b""
-        return DataReceived(content, size, size > limit, bare_line_end(content))
+        try:
+            return await read_data(self._reader, limit)
+        except asyncio.IncompleteReadError as exc:
+            raise asyncio.CancelledError from exc
