@@ -27,6 +27,7 @@ Implementation notes:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -230,11 +231,19 @@ class Database:
         await self.durable(ticket)
         return result
 
-    async def commit_sync(self, work: Callable[[Connection], T]) -> tuple[T, int]:
+    async def commit_sync(self, work: Callable[[Connection], T],
+                          gate: concurrent.futures.Future[Any] | None = None
+                          ) -> tuple[T, int]:
         """``write_sync`` without the wait for the disk: returns as soon as COMMIT did, with
         a ticket for ``durable``, so a pipeline may start its next transaction meanwhile.
-        Nothing may be acknowledged before ``durable(ticket)`` returned."""
+        Nothing may be acknowledged before ``durable(ticket)`` returned.
+
+        ``gate``: COMMIT waits for it (and rolls back if it failed). On SQLite ``work``
+        runs meanwhile, so a delivery's rows are written while its blobs are flushed, yet
+        committed only after them; on PostgreSQL the transaction starts after the gate."""
         if not self.is_sqlite:
+            if gate is not None:
+                await asyncio.wrap_future(gate)
             async with self.write_engine.begin() as conn:
                 return await conn.run_sync(work), 0
         async with self.write_engine.connect() as conn:
@@ -245,7 +254,10 @@ class Database:
 
             def transaction() -> T:
                 with engine.begin() as sync_conn:
-                    return work(sync_conn)
+                    result = work(sync_conn)
+                    if gate is not None:
+                        gate.result()  # raises what the gate raised: the exit rolls back
+                    return result
 
             result = await driver._execute(transaction)
         return result, self._wal.ticket() if self._wal is not None else 0

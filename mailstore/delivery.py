@@ -2,19 +2,21 @@
 
 Implementation notes (invariants a maintainer must keep):
 - Durability: blobs are flushed (``BlobStore.put_many``) before the transaction that
-  references them; ``deliver`` returns only after that transaction committed. A front door
-  acknowledges (SMTP 250) only after ``deliver`` returned.
+  references them commits; ``deliver`` returns only after that commit is on disk. A front
+  door acknowledges (SMTP 250) only after ``deliver`` returned.
 - One delivery is atomic: every mailbox row, the queue entry for external recipients and the
   trace record commit together or not at all (SMTP has one reply for all recipients).
 - Group commit: concurrent deliveries wait in ``_pending`` while a transaction is running and
   go into the next one together, so many clients share one fsync. If a shared transaction
   fails (a mailbox filled up, say), each of its deliveries is retried alone, so one bad
   delivery never fails another.
-- Pipeline: a batch's blobs are flushed while the batch before it commits (the two waits on
-  the disk overlap); a batch's transaction starts only after its own blobs are durable and
-  the previous batch's transaction has ended, so commits keep the order of arrival. It
-  need not wait for the previous commit to reach the disk (``Database.commit_sync``):
-  each batch is answered, and IDLE woken, only after its own ``Database.durable``.
+- Pipeline: a batch's blobs are flushed (in a thread) while the batch before it commits
+  and while its own rows are written; its COMMIT waits for that flush (the ``gate`` of
+  ``Database.commit_sync``), and if the flush failed the transaction rolls back and every
+  delivery of the batch fails, never retried without its blobs. A batch's transaction
+  starts only after the previous one has ended, so commits keep the order of arrival. It
+  need not wait for the previous commit to reach the disk: each batch is answered, and
+  IDLE woken, only after its own ``Database.durable``.
 - One blob per message, however many recipients: every mailbox row references the same
   content (``Messages.append_rows`` takes one more reference).
 - A collected message's ``Delivery.collected`` record (what was taken from the ISP mailbox)
@@ -28,6 +30,7 @@ Implementation notes (invariants a maintainer must keep):
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -111,6 +114,8 @@ class LocalDelivery:
         self._runner: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()
         self._settling: set[asyncio.Task[None]] = set()
+        # Blob flushes wait on the disk; two, so the next batch's need not wait for this one's.
+        self._flusher = concurrent.futures.ThreadPoolExecutor(2, "blob-flush")
         # Called after a commit that queued mail for elsewhere (wakes the queue runner).
         self.on_queued: Callable[[], None] | None = None
 
@@ -131,8 +136,9 @@ class LocalDelivery:
         return await asyncio.shield(future)
 
     async def _run(self) -> None:
-        """Two stages overlap: the blobs of one batch are flushed while the batch before it
-        commits, so a cycle costs the slower of the two disk flushes, not their sum."""
+        """A batch's blobs are flushed while its rows are written (COMMIT waits for them,
+        ``Database.commit_sync``'s gate) and while the batch before it commits; its
+        transaction starts once the previous one has ended, so commits keep arrival order."""
         ended: asyncio.Future[None] | None = None  # the previous batch's transaction ended
         while True:
             if not self._pending:
@@ -141,15 +147,13 @@ class LocalDelivery:
                 await self._ended_or_arrival(ended)
                 continue
             batch, self._pending = self._pending[:BATCH_LIMIT], self._pending[BATCH_LIMIT:]
-            flushed = await self._flush_blobs(batch)
+            gate = self._flush_blobs(batch)
             if ended is not None:
                 await ended  # commits stay in arrival order
-            ended = None
-            if flushed:
-                ended = asyncio.get_running_loop().create_future()
-                task = asyncio.create_task(self._settle(batch, ended))
-                self._settling.add(task)  # a task nobody holds may be collected
-                task.add_done_callback(self._settling.discard)
+            ended = asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(self._settle(batch, gate, ended))
+            self._settling.add(task)  # a task nobody holds may be collected
+            task.add_done_callback(self._settling.discard)
 
     async def _ended_or_arrival(self, ended: asyncio.Future[None]) -> None:
         """Waits until the running transaction ends or a new delivery arrives."""
@@ -160,29 +164,24 @@ class LocalDelivery:
         finally:
             arrival.cancel()
 
-    async def _flush_blobs(self, batch: Sequence[_Job]) -> bool:
-        """Makes the batch's blobs durable; on failure every job of the batch fails."""
-        try:
-            await self._put_blobs(batch)
-        except Exception as exc:
-            for job in batch:
-                _fail(job, exc)
-            return False
-        return True
-
-    async def _put_blobs(self, batch: Sequence[_Job]) -> None:
+    def _flush_blobs(self, batch: Sequence[_Job]) -> concurrent.futures.Future[None] | None:
+        """Starts making the batch's blobs durable, in a thread (it waits on the disk)."""
         blobs = [(p.sha256, p.raw) for j in batch for part, p in j.parts if part.mailboxes]
-        if blobs:  # the flush waits on the disk: keep serving the other connections
-            await asyncio.to_thread(self.messages.blobs.put_many, blobs)
+        return self._flusher.submit(self.messages.blobs.put_many, blobs) if blobs else None
 
-    async def _settle(self, batch: list[_Job], ended: asyncio.Future[None]) -> None:
-        """Commits the batch (blobs already durable), then answers each delivery once the
-        commit is on disk. ``ended`` is set when the transaction is over, not durable."""
+    async def _settle(self, batch: list[_Job], gate: concurrent.futures.Future[None] | None,
+                      ended: asyncio.Future[None]) -> None:
+        """Commits the batch once its blobs are durable, then answers each delivery once
+        the commit is on disk. ``ended`` is set when the transaction is over, not durable."""
         try:
             try:
-                results, folder_ids, ticket = await self._commit(batch)
+                results, folder_ids, ticket = await self._commit(batch, gate)
             except Exception as exc:
-                if len(batch) == 1:
+                unflushed = await _failure(gate)
+                if unflushed is not None:  # no blobs, no retry: every delivery fails
+                    for job in batch:
+                        _fail(job, unflushed)
+                elif len(batch) == 1:
                     _fail(batch[0], exc)
                 else:
                     await self._one_by_one(batch)
@@ -217,14 +216,16 @@ class LocalDelivery:
             if not job.future.done():
                 job.future.set_result(result)
 
-    async def _commit(self, batch: Sequence[_Job]
+    async def _commit(self, batch: Sequence[_Job],
+                      gate: concurrent.futures.Future[None] | None = None
                       ) -> tuple[list[DeliveryResult], list[int], int]:
         """One transaction for the whole batch, with set-based statements: one append per
-        folder, however many messages the batch puts into it. The blobs must be durable.
+        folder, however many messages the batch puts into it. The blobs must be durable
+        when it commits: already, or once ``gate`` (their flush) is done.
         Returns the results, the folders written and the ticket for ``Database.durable``."""
         now = int(time.time())
         (results, folder_ids), ticket = await self.db.commit_sync(
-            lambda conn: self._write_batch(conn, batch, now))
+            lambda conn: self._write_batch(conn, batch, now), gate)
         return results, folder_ids, ticket
 
     def _write_batch(self, conn: Connection, batch: Sequence[_Job], now: int
@@ -330,6 +331,17 @@ def _pick(folders: FolderMap, mailbox: Mailbox, junk: bool) -> tuple[int, str]:
         if (mailbox.account_id, name) in folders:
             return folders[(mailbox.account_id, name)]
     raise NotFound(f"{mailbox.address} has no INBOX")
+
+
+async def _failure(gate: concurrent.futures.Future[None] | None) -> BaseException | None:
+    """What the blob flush raised, once it is over (None: flushed, or nothing to flush)."""
+    if gate is None:
+        return None
+    try:
+        await asyncio.wrap_future(gate)
+    except Exception as exc:
+        return exc
+    return None
 
 
 def _fail(job: _Job, exc: BaseException) -> None:

@@ -242,3 +242,25 @@ async def test_trace_records_are_found_by_sender_recipient_and_time(office: Stor
     found = await office.traces.find(recipient="elsewhere")
     assert [t.recipients[0].address for t in found] == ["x@elsewhere.org"]
     assert [t.at for t in await office.traces.find(since=1500)] == [2000]
+
+
+async def test_when_blobs_cannot_be_written_no_delivery_of_the_batch_is_stored(
+        office: Store) -> None:
+    """The rows are written while the blobs are flushed; a failed flush must roll them back
+    (and not retry them one by one without their blobs)."""
+    ann = (await office.router.resolve("ann@example.com")).local
+    tmp = office.messages.blobs.tmp
+    tmp.rmdir()
+    tmp.write_text("not a folder")  # every blob write now fails (ENOTDIR)
+    try:
+        outcomes = await asyncio.gather(*(
+            office.delivery.deliver(Delivery(message(f"m{n}", f"<m{n}@example.org>"),
+                                             "zed@example.org", ann))
+            for n in range(5)), return_exceptions=True)
+    finally:
+        tmp.unlink()
+        tmp.mkdir()
+    assert all(isinstance(o, OSError) for o in outcomes), outcomes
+    assert await folder_subjects(office, "ann@example.com") == []
+    await office.delivery.deliver(Delivery(message("later"), "zed@example.org", ann))
+    assert await folder_subjects(office, "ann@example.com") == ["later"]
