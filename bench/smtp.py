@@ -40,6 +40,24 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return read(f"/proc/{pid}/stat"), read(f"/proc/{pid}/task/{pid}/stat")
 
 
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds so far of each of the server's threads, by thread id."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        fields = (task / "stat").read_text().rpartition(")")[2].split()
+        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def busiest_threads(pid: int, before: dict[int, float], messages: int) -> str:
+    """The busiest threads' ms per message: the event loop, the SQLite writer, the blob
+    flushers... A thread that nears the wall time per message is the bottleneck."""
+    after = thread_cpu(pid)
+    used = sorted(((after[t] - before.get(t, 0.0), t) for t in after), reverse=True)
+    return ", ".join(f"{'loop' if t == pid else t} {s / messages * 1000:.2f}"
+                     for s, t in used[:5] if s > 0)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -122,6 +140,7 @@ async def main() -> None:
         proc, port = start_server(data, env, args.profile)
         try:
             cpu_before = cpu_seconds(proc.pid)
+            threads_before = thread_cpu(proc.pid) if not args.profile else {}
             start = time.perf_counter()
             subprocess.run([source, "-s", str(args.sessions), "-m", str(args.messages),
                             "-l", "10240", "-f", "a@example.org", "-t", "alice@example.com",
@@ -136,6 +155,8 @@ async def main() -> None:
             if not args.profile:  # under py-spy the pid is py-spy's
                 print(f"server CPU per message: {cpu_total / args.messages * 1000:.2f} ms "
                       f"({cpu_loop / args.messages * 1000:.2f} ms on the event-loop thread)")
+                print("  by thread, ms per message: "
+                      + busiest_threads(proc.pid, threads_before, args.messages))
             samples = await latency(port, 10, 100)
             print(f"end of DATA to 250 ({backend}, 10 clients): {percentiles(samples)}")
         finally:

@@ -91,6 +91,10 @@ def _make_sqlite_engine(url: str, immediate: bool, pool_size: int,
     engine = create_async_engine(
         url, poolclass=AsyncAdaptedQueuePool, pool_size=pool_size, max_overflow=0,
         pool_timeout=300,
+        # The writer's every use ends its transaction itself (``write``, ``commit_sync``):
+        # a ROLLBACK when the connection goes back to its pool would be one more round trip
+        # to the writer's thread, on the path of the next transaction, for nothing.
+        pool_reset_on_return=None if immediate else "rollback",
     )
 
     @event.listens_for(engine.sync_engine, "connect")

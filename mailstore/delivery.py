@@ -118,9 +118,11 @@ class LocalDelivery:
         self._flusher = concurrent.futures.ThreadPoolExecutor(2, "blob-flush")
         # Called after a commit that queued mail for elsewhere (wakes the queue runner).
         self.on_queued: Callable[[], None] | None = None
+        self.last_arrival = 0.0  # time.monotonic() of the last ``deliver`` call
 
     async def deliver(self, delivery: Delivery) -> DeliveryResult:
         """Store the message for every recipient; returns once it is durable."""
+        self.last_arrival = time.monotonic()
         parts = []
         for part in delivery.parts:
             message = NewMessage(part.raw)
@@ -134,6 +136,10 @@ class LocalDelivery:
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run())
         return await asyncio.shield(future)
+
+    def quiet(self, seconds: float) -> bool:
+        """Whether no delivery has arrived for ``seconds`` (upkeep may use the writer)."""
+        return time.monotonic() - self.last_arrival >= seconds
 
     async def _run(self) -> None:
         """A batch's blobs are flushed while its rows are written (COMMIT waits for them,

@@ -143,6 +143,11 @@ class OutboundQueue:
         due = or_(
             (O.c.status == QUEUED) & (O.c.next_attempt_at <= now),
             (O.c.status == SENDING) & (O.c.lease_until < now))
+        # Asked every second or so: an empty queue is answered by a read, without taking
+        # the writer (which deliveries wait for) or flushing a commit to disk.
+        async with self.db.read() as conn:
+            if (await conn.execute(select(O.c.id).where(due).limit(1))).first() is None:
+                return []
         async with self.db.write() as conn:
             ids = (await conn.execute(
                 select(O.c.id).where(due).order_by(O.c.next_attempt_at, O.c.id).limit(limit)

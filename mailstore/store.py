@@ -24,6 +24,7 @@ from mailstore.outbox import Outbox
 from mailstore.preferences import PreferenceStore
 from mailstore.routing import Router
 from mailstore.search import Search
+from mailstore.search_index import SearchIndex
 from mailstore.search_results import SearchResults
 from mailstore.server_settings import ServerSettings
 from mailstore.stats import Stats
@@ -45,6 +46,7 @@ class Store:
         self.accounts = Accounts(self.db, self._collect)
         self.folders = Folders(self.db, self._collect, self.events)
         self.search = Search(self.db)
+        self.search_index = SearchIndex(self.db)  # SQLite: merges FTS5 segments when quiet
         self.search_results = SearchResults(self.db)
         self.router = Router(self.db)
         self.lists = Lists(self.db)

@@ -60,6 +60,10 @@ def load_tls(cfg: Config) -> ssl.SSLContext:
             f"cannot load the TLS certificate in {cfg.tls_dir}: {exc}") from exc
 
 
+# The search index is tidied (``SearchIndex.keep_tidy``) once no mail came for this long.
+QUIET_SECONDS = 10.0
+
+
 async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> None:
     runtime = await Runtime.open(data_option)
     cfg = runtime.config
@@ -142,6 +146,9 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     runtime.live.appliers.append(apply_delivery)
     watcher = asyncio.create_task(runtime.live.watch())
     cert_watcher = asyncio.create_task(watch_certificate(control))
+    store = runtime.store
+    tidier = asyncio.create_task(store.search_index.keep_tidy(
+        lambda: store.delivery.quiet(QUIET_SECONDS)))
     for name, sock in sockets.items():
         host, port = sock.getsockname()[:2]
         control.listening[name] = (host, port)
@@ -155,6 +162,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     finally:
         watcher.cancel()
         cert_watcher.cancel()
+        tidier.cancel()
         close_streams(app)  # open /events streams would hold uvicorn's shutdown
         for s in servers:
             s.should_exit = True
