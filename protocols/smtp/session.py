@@ -1,8 +1,9 @@
 """One SMTP connection: aiosmtpd's protocol, with Tidings's own MAIL, RCPT, DATA and AUTH.
 
 Implementation notes (invariants a maintainer must keep):
-- DATA ends only at ``<CRLF>.<CRLF>`` (the reader splits on CRLF alone); a bare LF or bare
-  CR anywhere in the data rejects the message (RFC 5321 §2.3.8; SMTP smuggling).
+- DATA ends only at ``<CRLF>.<CRLF>`` (``protocols/smtp/data.py``: lines end with CRLF
+  alone); a bare LF or bare CR anywhere in the data rejects the message (RFC 5321 §2.3.8;
+  SMTP smuggling).
 - An over-size message is read to its end and then refused with its real size, so the client
   sees the 552 instead of a broken pipe (RFC 5321 §4.2.5 allows the reply after the data).
 - "Secure" means TLS (STARTTLS or implicit) or a loopback peer, as in Dovecot: AUTH is
