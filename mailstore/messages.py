@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailstore import flags as F_
 from mailstore.blobs import BlobStore, digest
+from mailstore.bulk import insert_rows
 from mailstore.database import Database
 from mailstore.errors import NotFound, QuotaExceeded
 from mailstore.events import FolderEvents
@@ -212,6 +213,7 @@ def _upsert_content(insert_for_dialect: Callable[..., Any]) -> Any:
 
 _UPSERT_CONTENT = {"sqlite": _upsert_content(sqlite.insert),
                    "postgresql": _upsert_content(postgresql.insert)}
+_TAKE_ONE_MORE = "ON CONFLICT (sha256) DO UPDATE SET refcount = refcount + excluded.refcount"
 _CONTENT_IDS = select(C.c.sha256, C.c.id).where(
     C.c.sha256.in_(bindparam("shas", expanding=True)))
 _TAKE_UIDS = (
@@ -285,11 +287,15 @@ class Messages:
         charge_quota(conn, folder.account_id, total)
         first_uid = folder.uidnext - len(items)
         content_ids = self._upsert_contents(conn, items)
-        conn.execute(_INSERT_MESSAGES, [dict(
+        rows = [dict(
             folder_id=folder_id, uid=first_uid + offset, modseq=folder.highestmodseq,
             content_id=content_ids[p.sha256], flags=p.flags, keywords=p.keywords,
             internal_date=p.internal_date, size=p.size,
-        ) for offset, p in enumerate(items)])
+        ) for offset, p in enumerate(items)]
+        if self.db.is_sqlite:
+            insert_rows(conn, M, rows)
+        else:
+            conn.execute(_INSERT_MESSAGES, rows)
         return [Appended(folder.uidvalidity, first_uid + i) for i in range(len(items))]
 
     def _upsert_contents(self, conn: Connection, items: Sequence[Prepared]) -> dict[str, int]:
@@ -303,7 +309,10 @@ class Messages:
                 row["refcount"] += 1
         # A plain executemany, then one SELECT for the ids: an upsert with ordered RETURNING
         # ran as one statement (one driver round trip) per row on SQLite.
-        conn.execute(_UPSERT_CONTENT[self.db.dialect], list(unique.values()))
+        if self.db.is_sqlite:
+            insert_rows(conn, C, list(unique.values()), _TAKE_ONE_MORE)
+        else:
+            conn.execute(_UPSERT_CONTENT[self.db.dialect], list(unique.values()))
         shas = list(unique)
         ids: dict[str, int] = {}
         for start in range(0, len(shas), BATCH):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, and_, insert, literal_column, or_, select
 
+from mailstore.bulk import insert_rows
 from mailstore.database import Database
 from mailstore.errors import NotFound
 from mailstore.models import Trace
@@ -56,7 +57,11 @@ _INSERT = insert(T)
 
 def insert_traces(conn: Connection, records: Sequence[TraceRecord]) -> None:
     """Inside the caller's transaction (``Database.write_sync`` or ``run_sync``)."""
-    if records:
+    if not records:
+        return
+    if conn.dialect.name == "sqlite":
+        insert_rows(conn, T, [r.row() for r in records])
+    else:
         conn.execute(_INSERT, [r.row() for r in records])
 
 
