@@ -38,7 +38,8 @@ from mailstore.store import Store
 from mailstore.values import NewMessage
 
 BATCH = 1000
-FIRST_BATCH = 100  # a small first batch gets the database writer started sooner
+# Small first batches (100, 200, 400, 800) get the database writer started sooner.
+FIRST_BATCH = 100
 
 
 @dataclass
@@ -91,14 +92,19 @@ async def import_mailbox(
         if nworkers > 1 else None
     writer = _Writer(store, account_id, report, progress)
     pending: list[tuple[str, list[NewMessage], asyncio.Future[list[Prepared]]]] = []
+    batches = _batches(read_mailbox(path, normalise_folder(folder)), report)
     try:
-        for batch_folder, batch in _batches(read_mailbox(path, normalise_folder(folder)),
-                                            report):
+        # The files are read in a thread: the event loop must stay free to start the
+        # writer's next transaction the moment the last one ends.
+        while (item := await asyncio.to_thread(next, batches, None)) is not None:
+            batch_folder, batch = item
             future = (loop.run_in_executor(executor, _prepare_batch, batch) if executor
                       else _done(loop, _prepare_batch(batch)))
             pending.append((batch_folder, batch, future))
-            # Keep the pool busy while this process writes the previous batches.
-            while len(pending) > nworkers + 1:
+            # Keep the pool busy while this process writes the previous batches, but hand
+            # the writer a parsed batch as soon as it is free.
+            while len(pending) > nworkers + 1 or (
+                    pending[0][2].done() and writer.idle()):
                 await writer.add(*pending.pop(0))
         while pending:
             await writer.add(*pending.pop(0))
@@ -130,7 +136,7 @@ def _batches(
         if item.folder != current or len(batch) >= limit:
             if batch:
                 yield current, batch
-                limit = BATCH
+                limit = min(BATCH, limit * 2)
             current, batch = item.folder, []
         date = int(item.internal_date.timestamp()) if item.internal_date else None
         batch.append(NewMessage(item.raw, item.flags | item.keywords, date))
@@ -158,6 +164,10 @@ class _Writer:
         await self._wait()
         folder_id = await self._folder_id(folder)
         self.committing = asyncio.create_task(self._commit(folder, folder_id, prepared))
+
+    def idle(self) -> bool:
+        """No transaction is running: the database writer waits for work."""
+        return self.committing is None or self.committing.done()
 
     async def finish(self) -> None:
         await self._wait()
