@@ -54,6 +54,11 @@ class TidingsEnvelope(Envelope):
 class _NoHooks:
     """aiosmtpd's event handler: Tidings defines none of its ``handle_*`` hooks."""
 
+    def __dir__(self) -> list[str]:
+        # aiosmtpd looks for hooks in ``dir(handler)`` on every connection, through
+        # ``inspect.getmembers``, which fetches every attribute object has.
+        return []
+
 
 _NO_HOOKS = _NoHooks()
 # The everyday address, <local@domain> with a dot-atom local part, parsed without the
