@@ -231,13 +231,15 @@ class LocalDelivery:
         Returns the results, the folders written and the ticket for ``Database.durable``."""
         now = int(time.time())
         (results, folder_ids), ticket = await self.db.commit_sync(
-            lambda conn: self._write_batch(conn, batch, now), gate)
+            lambda conn: self._write_batch(conn, batch, now, gate), gate)
         return results, folder_ids, ticket
 
-    def _write_batch(self, conn: Connection, batch: Sequence[_Job], now: int
+    def _write_batch(self, conn: Connection, batch: Sequence[_Job], now: int,
+                     gate: concurrent.futures.Future[None] | None = None
                      ) -> tuple[list[DeliveryResult], list[int]]:
         """The rows of the batch, inside one transaction: a plain function, so on SQLite
-        it runs whole on the writer's thread (``Database.write_sync``)."""
+        it runs whole on the writer's thread (``Database.write_sync``). ``gate``: the
+        flush of the batch's blobs, which may still be running."""
         stored: list[list[Stored]] = [[] for _ in batch]
         duplicates: list[list[Mailbox]] = [[] for _ in batch]
         queued: list[list[int]] = [[] for _ in batch]
@@ -257,9 +259,13 @@ class LocalDelivery:
                     seen.update((message_id, m.account_id) for m in part.mailboxes)
         for folder_id, entries in plan.items():
             appended = self.messages.append_rows(
-                conn, folder_id, [prepared for *_, prepared in entries])
+                conn, folder_id, [prepared for *_, prepared in entries], recheck_blobs=False)
             for (i, mailbox, name, _), row in zip(entries, appended, strict=True):
                 stored[i].append(Stored(mailbox, name, row.uid))
+        if gate is not None:
+            gate.result()  # the flush is over (or raises, and the transaction rolls back)
+        self.messages.write_back_missing(
+            [prepared for entries in plan.values() for *_, prepared in entries])
         for i, job in enumerate(batch):
             for part, _ in job.parts:
                 if part.external:

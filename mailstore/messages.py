@@ -274,10 +274,15 @@ class Messages:
         return appended
 
     def append_rows(
-        self, conn: Connection, folder_id: int, items: Sequence[Prepared]
+        self, conn: Connection, folder_id: int, items: Sequence[Prepared],
+        recheck_blobs: bool = True,
     ) -> list[Appended]:
         """The rows of an append, inside the caller's transaction (``Database.write_sync``);
-        blobs must be durable. The caller notifies ``events`` once it has committed."""
+        blobs must be durable. The caller notifies ``events`` once it has committed.
+
+        ``recheck_blobs=False``: the caller's blobs are still being flushed, and it calls
+        ``write_back_missing`` itself, in the same transaction, once that flush is over
+        (before it, a blob in flight would look missing and be written twice)."""
         total = sum(p.size for p in items)
         unseen = sum(1 for p in items if not p.flags & F_.SEEN)
         folder = conn.execute(_TAKE_UIDS, {"folder": folder_id, "count": len(items),
@@ -287,6 +292,8 @@ class Messages:
         charge_quota(conn, folder.account_id, total)
         first_uid = folder.uidnext - len(items)
         content_ids = self._upsert_contents(conn, items)
+        if recheck_blobs:
+            self.write_back_missing(items)
         rows = [dict(
             folder_id=folder_id, uid=first_uid + offset, modseq=folder.highestmodseq,
             content_id=content_ids[p.sha256], flags=p.flags, keywords=p.keywords,
@@ -318,12 +325,15 @@ class Messages:
         for start in range(0, len(shas), BATCH):
             rows = conn.execute(_CONTENT_IDS, {"shas": shas[start:start + BATCH]})
             ids.update(rows.all())
-        # The garbage collector may have removed the file of a content row at refcount 0
-        # just before we took it again: write it back while we hold the row.
+        return ids
+
+    def write_back_missing(self, items: Sequence[Prepared]) -> None:
+        """Inside the transaction that took the references, after the blobs were flushed:
+        the garbage collector may have removed the file of a content row at refcount 0
+        just before we took it again; write it back while we hold the row."""
         missing = [(p.sha256, p.raw) for p in items if not self.blobs.exists(p.sha256)]
         if missing:
             self.blobs.put_many(missing)
-        return ids
 
     async def copy(
         self, source_id: int, uids: Iterable[int], target_id: int
