@@ -21,17 +21,9 @@ from pathlib import Path
 
 from common import REPO  # noqa: F401  (puts the repository on sys.path)
 
-from mailstore.blobs import BlobStore
+from mailstore.blobs import BlobStore, fsync_path
 
 POOL = ThreadPoolExecutor(16)
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def per_file(store: BlobStore, items: list[tuple[str, bytes]], parallel: bool) -> None:
@@ -42,13 +34,13 @@ def per_file(store: BlobStore, items: list[tuple[str, bytes]], parallel: bool) -
         tmp.write_bytes(data)
         staged.append((tmp, store.path(sha)))
     run = (lambda f, xs: list(POOL.map(f, xs))) if parallel else (lambda f, xs: [f(x) for x in xs])
-    run(_fsync_path, [tmp for tmp, _ in staged])
+    run(fsync_path, [tmp for tmp, _ in staged])
     dirs = set()
     for tmp, final in staged:
         final.parent.mkdir(exist_ok=True)
         os.replace(tmp, final)
         dirs.add(final.parent)
-    run(_fsync_path, list(dirs))
+    run(fsync_path, list(dirs))
 
 
 def measure(root: Path, strategy: str, files: int, rounds: int) -> str:

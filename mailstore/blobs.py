@@ -89,7 +89,7 @@ class BlobStore:
             self._flush()
         else:
             for directory in dirs:
-                _fsync_dir(directory)
+                fsync_path(directory)
 
     def files(self) -> list[Path]:
         """Every stored blob file (not the temp folder)."""
@@ -126,8 +126,9 @@ def _write_file(path: Path, data: bytes, fsync: bool) -> None:
         os.close(fd)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """Flush a file or a directory (its entries: a rename) to disk."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
