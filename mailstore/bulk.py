@@ -18,17 +18,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Executable, Table
 
 # SQLite (3.32 and later) binds at most 32,766 parameters per statement.
 MAX_PARAMETERS = 32_000
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, object]],
-                conflict: str = "") -> None:
-    """INSERT ``rows`` (dicts with the same keys) into ``table`` on SQLite, in as few
-    statements as the parameter limit allows. ``conflict``: an ON CONFLICT clause."""
+                otherwise: Executable, conflict: str = "") -> None:
+    """INSERT ``rows`` (dicts with the same keys) into ``table``. SQLite: in as few
+    statements as the parameter limit allows, ``conflict`` being their ON CONFLICT clause.
+    PostgreSQL: ``otherwise`` (the same INSERT as a statement) with ``executemany``."""
     if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(otherwise, list(rows))
         return
     keys = tuple(rows[0])
     per_statement = max(1, MAX_PARAMETERS // len(keys))

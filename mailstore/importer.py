@@ -8,10 +8,9 @@ slowest step, ~0.7 ms a message of the real-mail corpus) never waits for the oth
   runs in the database thread;
 - each batch is one transaction, and a batch's rows are committed only after its blobs are
   durable (the durability rule).
-Batches are large (FTS5 flushes and merges its index once per statement, and a batch's
-contents are one multi-row INSERT, ``mailstore/bulk.py``: 1,000 messages at a time index
-~30% faster than 200). Progress is reported only for committed
-batches, so a count the user saw is a count that survives a crash.
+Batches are large: FTS5 flushes and merges its index once per statement, and a batch's
+contents are one multi-row INSERT (``mailstore/bulk.py``). Progress is reported only for
+committed batches, so a count the user saw is a count that survives a crash.
 """
 
 from __future__ import annotations

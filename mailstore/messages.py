@@ -202,17 +202,17 @@ def charge_quota(conn: Connection, account_id: int, size: int) -> None:
         )
 
 
-def _upsert_content(insert_for_dialect: Callable[..., Any]) -> Any:
-    """INSERT a content row, or add its refcount to the row with the same SHA-256. Built
-    once: ``excluded`` rebuilds the whole column collection of the table every time."""
-    stmt = insert_for_dialect(C)
+def _upsert_content() -> Any:
+    """PostgreSQL: INSERT a content row, or add its refcount to the row with the same
+    SHA-256. Built once: ``excluded`` rebuilds the whole column collection every time."""
+    stmt = postgresql.insert(C)
     return stmt.on_conflict_do_update(
         index_elements=[C.c.sha256],
         set_={"refcount": C.c.refcount + stmt.excluded.refcount})
 
 
-_UPSERT_CONTENT = {"sqlite": _upsert_content(sqlite.insert),
-                   "postgresql": _upsert_content(postgresql.insert)}
+_UPSERT_CONTENT = _upsert_content()
+# The same upsert, as the clause of SQLite's multi-row INSERT (``insert_rows``).
 _TAKE_ONE_MORE = "ON CONFLICT (sha256) DO UPDATE SET refcount = refcount + excluded.refcount"
 _CONTENT_IDS = select(C.c.sha256, C.c.id).where(
     C.c.sha256.in_(bindparam("shas", expanding=True)))
@@ -299,10 +299,7 @@ class Messages:
             content_id=content_ids[p.sha256], flags=p.flags, keywords=p.keywords,
             internal_date=p.internal_date, size=p.size,
         ) for offset, p in enumerate(items)]
-        if self.db.is_sqlite:
-            insert_rows(conn, M, rows)
-        else:
-            conn.execute(_INSERT_MESSAGES, rows)
+        insert_rows(conn, M, rows, _INSERT_MESSAGES)
         return [Appended(folder.uidvalidity, first_uid + i) for i in range(len(items))]
 
     def _upsert_contents(self, conn: Connection, items: Sequence[Prepared]) -> dict[str, int]:
@@ -314,12 +311,9 @@ class Messages:
                 unique[p.sha256] = content_row(p)
             else:
                 row["refcount"] += 1
-        # A plain executemany, then one SELECT for the ids: an upsert with ordered RETURNING
-        # ran as one statement (one driver round trip) per row on SQLite.
-        if self.db.is_sqlite:
-            insert_rows(conn, C, list(unique.values()), _TAKE_ONE_MORE)
-        else:
-            conn.execute(_UPSERT_CONTENT[self.db.dialect], list(unique.values()))
+        # The upsert, then one SELECT for the ids: an upsert with ordered RETURNING ran as
+        # one statement (one driver round trip) per row on SQLite.
+        insert_rows(conn, C, list(unique.values()), _UPSERT_CONTENT, _TAKE_ONE_MORE)
         shas = list(unique)
         ids: dict[str, int] = {}
         for start in range(0, len(shas), BATCH):

@@ -57,12 +57,7 @@ _INSERT = insert(T)
 
 def insert_traces(conn: Connection, records: Sequence[TraceRecord]) -> None:
     """Inside the caller's transaction (``Database.write_sync`` or ``run_sync``)."""
-    if not records:
-        return
-    if conn.dialect.name == "sqlite":
-        insert_rows(conn, T, [r.row() for r in records])
-    else:
-        conn.execute(_INSERT, [r.row() for r in records])
+    insert_rows(conn, T, [r.row() for r in records], _INSERT)
 
 
 class Traces:
