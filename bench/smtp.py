@@ -32,21 +32,22 @@ BODY = b"Subject: bench\r\nFrom: a@example.org\r\nTo: alice@example.com\r\n\r\n"
     b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n" * 138)
 
 
+def stat_seconds(path: Path) -> float:
+    """User + system CPU seconds of a process or thread, from its /proc stat file."""
+    fields = path.read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> tuple[float, float]:
-    """The server's CPU time so far: (whole process, event-loop thread), user + system."""
-    def read(path: str) -> float:
-        fields = Path(path).read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return read(f"/proc/{pid}/stat"), read(f"/proc/{pid}/task/{pid}/stat")
+    """The server's CPU time so far: (whole process, event-loop thread)."""
+    return (stat_seconds(Path(f"/proc/{pid}/stat")),
+            stat_seconds(Path(f"/proc/{pid}/task/{pid}/stat")))
 
 
 def thread_cpu(pid: int) -> dict[int, float]:
     """CPU seconds so far of each of the server's threads, by thread id."""
-    out = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        fields = (task / "stat").read_text().rpartition(")")[2].split()
-        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return out
+    return {int(task.name): stat_seconds(task / "stat")
+            for task in Path(f"/proc/{pid}/task").iterdir()}
 
 
 def busiest_threads(pid: int, before: dict[int, float], messages: int) -> str:

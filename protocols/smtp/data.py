@@ -57,20 +57,17 @@ async def read_data(reader: asyncio.StreamReader, limit: int) -> DataReceived:
     raw = 0  # bytes read, stuffing included
     dots = 0
     tail = b"\r\n"  # DATA begins at the start of a line
-    while True:
+    ended = False
+    while not ended:
         try:
             piece = await reader.readuntil(_TERMINATOR)
         except asyncio.LimitOverrunError as exc:
             # No terminator within the reader's limit: take what cannot be part of one.
             piece = await reader.readexactly(exc.consumed)
         else:
-            if ends_data(tail, piece):
+            ended = ends_data(tail, piece)
+            if ended:
                 piece = piece[:-3]
-                dots += stuffed_dots(tail, piece)
-                raw += len(piece)
-                if raw - dots <= limit:
-                    pieces.append(piece)
-                break
         dots += stuffed_dots(tail, piece)
         raw += len(piece)
         tail = (tail + piece)[-2:]
