@@ -24,10 +24,15 @@ Implementation notes (see shared/search-bench.md for the measurements behind the
   PostgreSQL), not one row per hit: a common word hits most of a 100k mailbox, and building
   a result row per hit cost more than the search (SQLite, 96k hits: 160 ms as rows, 45 ms
   as one string). The UIDs are sorted here, so SQLite needs no sort step either.
+- SQLite, a folder's UIDs or count: when FTS5 can answer the text part (``_driver``), the
+  FTS5 table is joined as the outer loop instead of tested with ``content_id IN (...)``:
+  the IN list is an ephemeral index built from every candidate first (96k hits: 30 -> 24
+  ms of SQL).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -37,12 +42,14 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    column,
     false,
     literal,
     literal_column,
     not_,
     or_,
     select,
+    table,
     text,
     true,
 )
@@ -57,6 +64,7 @@ from mailstore.models import Content, Folder, Message
 C = Content.__table__
 F = Folder.__table__
 M = Message.__table__
+FTS = table("contents_fts", column("rowid"))
 
 TEXT_FIELDS: dict[str, tuple[str, ...]] = {
     "from": ("search_from",),
@@ -212,6 +220,22 @@ def _fts_match(query: str) -> ColumnElement[bool]:
         select(text("rowid")).select_from(text("contents_fts"))
         .where(literal_column("contents_fts").op("MATCH")(literal(query)))
     )
+
+
+def _driver(criterion: Criterion) -> tuple[str, Criterion | None] | None:
+    """SQLite: the FTS5 query that every match must satisfy, and the rest of ``criterion``
+    (None: nothing else); None if FTS5 cannot narrow the search (no text leaf of 3+
+    characters at the top, or only under OR/NOT)."""
+    if isinstance(criterion, Text) and _fts_leaf(criterion):
+        return _fts_query(criterion.field, criterion.needle), None
+    if not isinstance(criterion, And):
+        return None
+    leaves = [i for i in criterion.items if _fts_leaf(i)]
+    if not leaves:
+        return None
+    match = " AND ".join(f"({_fts_query(i.field, i.needle)})" for i in leaves)
+    rest = tuple(i for i in criterion.items if i not in leaves)
+    return match, (And(rest) if rest else None)
 
 
 # Below this many FTS5 candidates a page is cheapest found from the candidates.
@@ -418,11 +442,25 @@ class Search:
 
     async def folder(self, folder_id: int, criterion: Criterion) -> list[int]:
         """UIDs of the folder's messages that match, ascending."""
-        query = self._from(select(self._collect(M.c.uid)), criterion).where(
-            self._scope(M.c.folder_id == folder_id, criterion),
-            self.compiler.compile(criterion),
-        )
+        query = self._in_folder(select(self._collect(M.c.uid)), folder_id, criterion)
         return sorted(self._numbers(await self._scalar(query)))
+
+    def _in_folder(self, query: Select, folder_id: int, criterion: Criterion) -> Select:
+        """``query`` over the folder's messages that match ``criterion``."""
+        driver = _driver(criterion) if self.db.is_sqlite else None
+        if driver is None:
+            return self._from(query, criterion).where(
+                self._scope(M.c.folder_id == folder_id, criterion),
+                self.compiler.compile(criterion))
+        match, rest = driver
+        joined = FTS.join(M, M.c.content_id == FTS.c.rowid)
+        if rest is not None and needs_contents(rest, True):
+            joined = joined.join(C, C.c.id == M.c.content_id)
+        query = query.select_from(joined).where(
+            literal_column("contents_fts").op("MATCH")(literal(match)),
+            # Unary +: the folder index must not drive; FTS5's rowids do.
+            literal_column("+messages.folder_id") == folder_id)
+        return query if rest is None else query.where(self.compiler.compile(rest))
 
     async def page(self, folder_id: int, criterion: Criterion, limit: int = 50,
                    offset: int = 0) -> list[int]:
@@ -468,10 +506,7 @@ class Search:
 
     async def count(self, folder_id: int, criterion: Criterion) -> int:
         """How many of the folder's messages match (the webmail's result count)."""
-        query = self._from(select(sqlfunc.count()), criterion).where(
-            self._scope(M.c.folder_id == folder_id, criterion),
-            self.compiler.compile(criterion),
-        )
+        query = self._in_folder(select(sqlfunc.count()), folder_id, criterion)
         return int(await self._scalar(query) or 0)
 
     async def _few_candidates(self, criterion: Criterion) -> bool:
@@ -487,8 +522,8 @@ class Search:
     def _numbers(self, value: object) -> list[int]:
         if value is None:
             return []
-        if isinstance(value, str):
-            return list(map(int, value.split(",")))
+        if isinstance(value, str):  # "3,1,2": read by the JSON parser, twice as fast as int()
+            return json.loads(f"[{value}]")
         return list(value)
 
     def _from(self, query: Select, criterion: Criterion) -> Select:

@@ -111,6 +111,30 @@ async def test_webmail_page_and_count_match_brute_force_newest_first(
     assert await store.search.count(folder, both) == len(expected)
 
 
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize("needle", ["the", "device tree", "nterrup"])
+async def test_text_with_a_short_needle_and_a_flag_matches_brute_force(
+        loaded, needle: str) -> None:
+    # The long needle lets FTS5 drive; the short one and the flag are tested on its rows.
+    store, folder, texts = loaded
+    criterion = S.And((S.Text("body", needle), S.Text("text", "v3"),
+                       S.Not(S.Flag("\\Deleted"))))
+    expected = sorted(set(brute_force(texts, "body", needle))
+                      & set(brute_force(texts, "text", "v3")))
+    assert await store.search.folder(folder, criterion) == expected
+    assert await store.search.count(folder, criterion) == len(expected)
+
+
+async def test_copies_of_one_message_in_a_folder_are_each_found(store: Store, account) -> None:
+    folder = (await store.folders.get(account.id, "INBOX")).id
+    await store.messages.append(folder, b"Subject: agenda\r\n\r\nquarterly figures\r\n")
+    await store.messages.append(folder, b"Subject: other\r\n\r\nnothing here\r\n")
+    await store.messages.copy(folder, [1], folder)
+    figures = S.Text("body", "Quarterly")
+    assert await store.search.folder(folder, figures) == [1, 3]
+    assert await store.search.count(folder, figures) == 2
+
+
 async def test_search_folds_non_ascii_case(store: Store, account) -> None:
     folder = (await store.folders.get(account.id, "INBOX")).id
     await store.messages.append(folder, "From: Jörg Müller <jm@example.com>\r\n"
