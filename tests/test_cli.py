@@ -123,8 +123,8 @@ def test_bad_input_gets_one_clear_line_and_non_zero_exit(tmp_path: Path, data: P
                               env=db_env, stdin="long-enough-pw\n", check=False),
                           "not a local domain")
     assert_one_line_error(run("user", "add", "y@example.com", "--password-stdin", *d,
-                              env=db_env, stdin="short\n", check=False),
-                          "at least 8 characters")
+                              env=db_env, stdin="nine-char\n", check=False),
+                          "at least 10 characters")
     (data / "tidings.toml").write_text("[ports]\nweb = 99999\n")
     assert_one_line_error(run("serve", *d, env=db_env, check=False), "not a port number")
 

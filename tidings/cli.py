@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mailstore.database import DatabaseURLError
+from mailstore.directory import MIN_PASSWORD
 from mailstore.errors import StoreError
 from mailstore.mailboxes import NotAMailbox, count_messages
 from tidings import config as config_mod
@@ -212,8 +213,8 @@ def read_password(from_stdin: bool) -> str:
         password = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != password:
             raise CommandError("the two passwords differ")
-    if len(password) < 8:
-        raise CommandError("the password must have at least 8 characters")
+    if len(password) < MIN_PASSWORD:  # the web admin's rule too
+        raise CommandError(f"the password must have at least {MIN_PASSWORD} characters")
     return password
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from mailstore.directory import MIN_PASSWORD
 from mailstore.errors import NotFound, StoreError
 from mailstore.identities import IdentityNotAllowed, InvalidIdentity
 from mailstore.preferences import (
@@ -26,7 +27,6 @@ from mailstore.store import Store
 from webapp.auth import login_required
 from webapp.templating import render
 
-MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 MAX_FIELD = 20_000
 
