@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, and_, insert, literal_column, or_, select
+from sqlalchemy import Connection, and_, delete, insert, literal_column, or_, select
 
 from mailstore.bulk import insert_rows
 from mailstore.database import Database
@@ -14,6 +17,7 @@ from mailstore.errors import NotFound
 from mailstore.models import Trace
 
 T = Trace.__table__
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,36 @@ class Traces:
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
         return [record_from_row(r) for r in rows]
+
+    async def forget_before(self, cutoff: int, batch: int = 2000) -> int:
+        """Deletes the records older than ``cutoff`` (Unix time); returns how many.
+
+        In short transactions of ``batch`` rows, so that deliveries waiting for the writer
+        are not held up by the first clean-up of a year of records."""
+        query = delete(T).where(T.c.id.in_(
+            select(T.c.id).where(T.c.at < cutoff).order_by(T.c.at).limit(batch)))
+        total = 0
+        while True:
+            async with self.db.write() as conn:
+                deleted = (await conn.execute(query)).rowcount
+            total += deleted
+            if deleted < batch:
+                return total
+            await asyncio.sleep(0)  # let waiting writers take their turn
+
+    async def keep_recent(self, days: Callable[[], int], every: float = 3600.0) -> None:
+        """Runs for ever: now and every ``every`` seconds, forgets the records older than
+        ``days()`` days (0: keeps them all). ``days`` is asked each time, so a changed
+        setting counts from the next round. A failed round (database away) is retried
+        at the next one; the trace is a log, not mail."""
+        while True:
+            keep = days()
+            if keep > 0:
+                try:
+                    await self.forget_before(int(time.time()) - keep * 86400)
+                except Exception:  # the database had a problem: try again next round
+                    log.exception("could not clean up the message trace")
+            await asyncio.sleep(every)
 
     async def get(self, record_id: int) -> TraceRecord:
         async with self.db.read() as conn:

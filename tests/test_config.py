@@ -65,3 +65,14 @@ def test_login_lockout_is_configured_for_every_front_door(tmp_path: Path) -> Non
     raw["logins"] = {"max_failures": "three"}
     with pytest.raises(ConfigError, match=r"\[logins\] max_failures must be a whole number"):
         parse(raw, tmp_path)
+
+
+def test_the_message_trace_is_kept_90_days_unless_configured(tmp_path: Path) -> None:
+    raw = config(tmp_path)
+    assert parse(raw, tmp_path).trace_keep_days == 90
+    raw["trace"] = {"keep_days": 0}
+    assert parse(raw, tmp_path).trace_keep_days == 0  # for ever
+    for bad in (-1, "a month", True):
+        raw["trace"] = {"keep_days": bad}
+        with pytest.raises(ConfigError, match=r"\[trace\] keep_days must be a whole number"):
+            parse(raw, tmp_path)

@@ -55,6 +55,7 @@ class Config:
     delivery: DeliverySettings | None = None
     login_max_failures: int = 5
     login_lockout_seconds: int = 900
+    trace_keep_days: int = 90  # 0: keep the message trace for ever
     # IMAP/POP3 service -> (allow, deny) networks ([access.allow], [access.deny])
     access: dict[str, tuple[tuple, tuple]] = field(default_factory=dict)
     extra: dict[str, object] = field(default_factory=dict)
@@ -198,6 +199,11 @@ dns_servers = []
 max_failures = 5
 lockout_seconds = 900
 
+[trace]
+# The message trace (every SMTP transaction, accepted or refused) is kept this many days;
+# 0 keeps it for ever, and the database grows with it.
+keep_days = 90
+
 [database]
 # Empty: SQLite in the data folder. PostgreSQL: "postgresql+asyncpg://user@host/db".
 # The environment variable TIDINGS_DATABASE_URL overrides this.
@@ -304,6 +310,7 @@ def parse(raw: dict, data_dir: Path, source: str = CONFIG_NAME) -> Config:
         messages_per_page=per_page, smtp=(smtp := parse_smtp(raw, hostname, source)),
         delivery=_delivery(raw, hostname, smtp.dns_servers, source, data_dir),
         access=parse_access(raw, source), **parse_logins(raw, source),
+        trace_keep_days=parse_trace_keep_days(raw, source),
     )
 
 
@@ -374,6 +381,14 @@ def parse_logins(raw: dict, source: str) -> dict[str, int]:
             raise ConfigError(f"{source}: [logins] {key} must be a whole number, 0 or more")
         values[field_name] = value
     return values
+
+
+def parse_trace_keep_days(raw: dict, source: str) -> int:
+    value = _table(raw, "trace", source).get("keep_days", 90)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError(f"{source}: [trace] keep_days must be a whole number of days, "
+                          "0 or more (0 keeps the trace for ever)")
+    return value
 
 
 SMTP_NUMBERS = ("max_recipients", "max_connections_per_ip", "messages_per_minute_per_ip",

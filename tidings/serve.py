@@ -149,6 +149,8 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
     store = runtime.store
     tidier = asyncio.create_task(store.search_index.keep_tidy(
         lambda: store.delivery.quiet(QUIET_SECONDS)))
+    trace_keeper = asyncio.create_task(store.traces.keep_recent(
+        lambda: runtime.live.config.trace_keep_days))
     for name, sock in sockets.items():
         host, port = sock.getsockname()[:2]
         control.listening[name] = (host, port)
@@ -163,6 +165,7 @@ async def serve(data_option: str | None, ready: asyncio.Event | None = None) -> 
         watcher.cancel()
         cert_watcher.cancel()
         tidier.cancel()
+        trace_keeper.cancel()
         close_streams(app)  # open /events streams would hold uvicorn's shutdown
         for s in servers:
             s.should_exit = True
