@@ -3,7 +3,7 @@
 Implementation notes:
 - Order for one address (the first that matches wins): explicit alias rows for the exact
   address; the account with that address; plus-addressing (``user+tag@`` is ``user@``,
-  into folder ``tag`` when the account has one); wildcard aliases of the domain, the most
+  into folder ``tag`` when the account has one, in any case); wildcard aliases of the domain, the most
   specific pattern first, so ``*@domain`` (the catch-all) only takes what nothing else did.
 - Several alias rows for one address deliver to every target. An alias that names its own
   address as a target keeps a copy in that account ("forward and keep a copy").
@@ -224,15 +224,22 @@ class Router:
             return
         folder = "INBOX"
         if tag:
-            try:
-                wanted = normalise_folder(tag)
-            except StoreError:
-                wanted = None
-            if wanted and await conn.scalar(
-                    select(F.c.id).where(F.c.account_id == row.id, F.c.name == wanted)):
-                folder = wanted
+            folder = await _tag_folder(conn, row.id, tag) or folder
         free = None if row.quota_bytes is None else row.quota_bytes - row.used_bytes
         out.local.setdefault((row.id, folder), Mailbox(row.id, addr, folder, free))
+
+
+async def _tag_folder(conn: AsyncConnection, account_id: int, tag: str) -> str | None:
+    """The account's folder named like the plus-tag, ignoring case: the address arrives
+    lowercased, and ann+Newsletters@ should reach "Newsletters". An exact match wins over
+    others that differ only in case; None if the account has no such folder."""
+    try:
+        wanted = normalise_folder(tag)
+    except StoreError:
+        return None
+    names = (await conn.execute(select(F.c.name).where(F.c.account_id == account_id))).scalars()
+    alike = sorted(n for n in names if n.casefold() == wanted.casefold())
+    return wanted if wanted in alike else (alike[0] if alike else None)
 
 
 async def _domain_id(conn: AsyncConnection, domain: str) -> int | None:

@@ -86,6 +86,17 @@ async def test_plus_address_goes_to_the_tag_folder_if_it_exists(office: Store) -
     assert route.local == (Mailbox(ann.id, "ann@example.com", "INBOX"),)
 
 
+async def test_the_tag_folder_is_found_whatever_the_case_of_either(office: Store) -> None:
+    ann = await office.accounts.get("ann@example.com")
+    await office.folders.create(ann.id, "Newsletters")
+    for address in ("ann+newsletters@example.com", "Ann+NewsLetters@Example.com"):
+        route = await office.router.resolve(address)
+        assert [m.folder for m in route.local] == ["Newsletters"], address
+    await office.folders.create(ann.id, "newsletters")  # an exact match wins
+    assert [m.folder for m in (await office.router.resolve(
+        "ann+newsletters@example.com")).local] == ["newsletters"]
+
+
 async def test_wildcards_most_specific_first_and_catch_all_last(office: Store) -> None:
     await office.accounts.add_alias("sales-*@example.com", "bob@example.com")
     await office.accounts.add_alias("*@example.com", "ann@example.com")
