@@ -3,8 +3,9 @@
 Implementation notes:
 - Order for one address (the first that matches wins): explicit alias rows for the exact
   address; the account with that address; plus-addressing (``user+tag@`` is ``user@``,
-  into folder ``tag`` when the account has one, in any case); wildcard aliases of the domain, the most
-  specific pattern first, so ``*@domain`` (the catch-all) only takes what nothing else did.
+  into folder ``tag`` when the account has one, in any case); wildcard aliases of the
+  domain, the most specific pattern first, so ``*@domain`` (the catch-all) only takes what
+  nothing else did.
 - Several alias rows for one address deliver to every target. An alias that names its own
   address as a target keeps a copy in that account ("forward and keep a copy").
 - Expansion follows aliases of aliases up to ``MAX_DEPTH`` levels; a cycle that never reaches
