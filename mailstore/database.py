@@ -15,6 +15,11 @@ Implementation notes:
   one connection, so writers in this process queue in the pool instead of spinning on the
   file lock; other processes wait on ``busy_timeout``.
 - Readers use their own pool and never block on a writer (WAL).
+- Checkpoints (copying the WAL into the database file) run in a thread of their own
+  (``_Checkpointer``), not inside a writer's COMMIT, where SQLite runs them by default: a
+  checkpoint writes and fsyncs megabytes, and every delivery waiting for the writer waited
+  for it too (bench/ingest, SQLite: ~1,220 -> ~1,300 messages/s). The writer keeps a
+  far-off automatic checkpoint as a backstop, should the thread fall behind.
 - On PostgreSQL one engine serves both; row locks and ``SKIP LOCKED`` do the rest.
 - Hot write paths (delivery, import) are plain synchronous functions on a SQLAlchemy
   ``Connection`` (``write_sync``). On SQLite the whole transaction runs as ONE call on the
@@ -28,8 +33,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import os
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -41,6 +48,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
 
 from mailstore.textmatch import contains, header_contains
+
+log = logging.getLogger(__name__)
 
 
 class DatabaseURLError(ValueError):
@@ -72,7 +81,13 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _sqlite_setup(dbapi_connection: Any, synchronous: str) -> None:
+# The writer checkpoints by itself only past this many WAL pages (~40 MB): a backstop for
+# a ``_Checkpointer`` that fell behind. SQLite's default is 1,000.
+BACKSTOP_PAGES = 10_000
+
+
+def _sqlite_setup(dbapi_connection: Any, synchronous: str,
+                  autocheckpoint: int | None = None) -> None:
     dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -81,13 +96,16 @@ def _sqlite_setup(dbapi_connection: Any, synchronous: str) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA temp_store=MEMORY")
+    if autocheckpoint is not None:
+        cursor.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
     cursor.close()
     dbapi_connection.create_function("tidings_contains", 2, contains, deterministic=True)
     dbapi_connection.create_function("tidings_header", 3, header_contains, deterministic=True)
 
 
 def _make_sqlite_engine(url: str, immediate: bool, pool_size: int,
-                        synchronous: str = "FULL") -> AsyncEngine:
+                        synchronous: str = "FULL",
+                        autocheckpoint: int | None = None) -> AsyncEngine:
     engine = create_async_engine(
         url, poolclass=AsyncAdaptedQueuePool, pool_size=pool_size, max_overflow=0,
         pool_timeout=300,
@@ -99,7 +117,7 @@ def _make_sqlite_engine(url: str, immediate: bool, pool_size: int,
 
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        _sqlite_setup(dbapi_connection, synchronous)
+        _sqlite_setup(dbapi_connection, synchronous, autocheckpoint)
 
     begin_sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
@@ -193,6 +211,54 @@ class _WalSync:
             self.fd = None
 
 
+class _Checkpointer:
+    """Copies the WAL into the database file in a thread of its own, on its own connection.
+
+    Woken by commits, it waits ``delay`` seconds so that one checkpoint (and its two
+    fsyncs) covers several commits, then runs a PASSIVE checkpoint: it copies what no
+    reader still needs and never waits for, or blocks, readers and the writer. Started by
+    the first commit, so a process that only reads never has the thread."""
+
+    def __init__(self, database: str, delay: float = 0.25) -> None:
+        self.database = database
+        self.delay = delay
+        self.rounds = 0  # checkpoints run
+        self._wake = threading.Event()
+        self._closing = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def committed(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint",
+                                            daemon=True)
+            self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.database, isolation_level=None, check_same_thread=False)
+        try:
+            while True:
+                self._wake.wait()
+                if self._closing.wait(self.delay):
+                    return
+                self._wake.clear()
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:  # the writer's backstop checkpoints meanwhile
+                    log.exception("could not checkpoint the database's WAL")
+                else:
+                    self.rounds += 1
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self._closing.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+
 class Database:
     """The metadata database, with separate read and write paths."""
 
@@ -203,14 +269,17 @@ class Database:
             path = make_url(self.url).database or ""
             file_backed = path not in ("", ":memory:") and not path.startswith("file:")
             self._wal = _WalSync(os.path.abspath(path)) if file_backed else None
+            self._checkpoints = _Checkpointer(os.path.abspath(path)) if file_backed else None
             self.write_engine = _make_sqlite_engine(
                 self.url, immediate=True, pool_size=1,
-                synchronous="NORMAL" if file_backed else "FULL")
+                synchronous="NORMAL" if file_backed else "FULL",
+                autocheckpoint=BACKSTOP_PAGES if file_backed else None)
             self.read_engine = _make_sqlite_engine(self.url, immediate=False, pool_size=8)
         else:
             engine = create_async_engine(self.url, pool_size=10, max_overflow=20)
             self.write_engine = self.read_engine = engine
             self._wal = None
+            self._checkpoints = None
         # The sync engine bound to the SQLite writer connection (``write_sync``).
         self._bound: tuple[sqlite3.Connection, Engine] | None = None
 
@@ -223,8 +292,7 @@ class Database:
         """A transaction that commits on success and rolls back on any exception."""
         async with self.write_engine.begin() as conn:
             yield conn
-        if self._wal is not None:
-            await self._wal.durable(self._wal.ticket())
+        await self.durable(self._committed())
 
     async def write_sync(self, work: Callable[[Connection], T]) -> T:
         """Runs ``work`` in one transaction that commits on success and rolls back on any
@@ -264,7 +332,15 @@ class Database:
                     return result
 
             result = await driver._execute(transaction)
-        return result, self._wal.ticket() if self._wal is not None else 0
+        return result, self._committed()
+
+    def _committed(self) -> int:
+        """After a SQLite COMMIT: its ticket for ``durable`` (0: nothing to wait for)."""
+        if self._wal is None:
+            return 0
+        if self._checkpoints is not None:
+            self._checkpoints.committed()
+        return self._wal.ticket()
 
     async def durable(self, ticket: int) -> None:
         """Returns once the commit that got ``ticket`` from ``commit_sync`` is on disk."""
@@ -283,6 +359,8 @@ class Database:
             yield conn
 
     async def close(self) -> None:
+        if self._checkpoints is not None:
+            await asyncio.to_thread(self._checkpoints.close)
         await self.write_engine.dispose()
         if self._wal is not None:
             self._wal.close()
