@@ -65,3 +65,11 @@ def _merge(conn: Connection, pages: int) -> bool:
         "INSERT INTO contents_fts(contents_fts, rank) VALUES ('merge', ?)", (pages,))
     # FTS5's documented test: a merge that did any work changed at least two rows.
     return raw.total_changes - before >= 2
+
+
+def set_automerge(conn: Connection, segments: int) -> None:
+    """FTS5 merges a level once it holds ``segments`` segments (kept in the index itself,
+    so migrations set it). PostgreSQL has no such setting."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(
+            "INSERT INTO contents_fts(contents_fts, rank) VALUES ('automerge', ?)", (segments,))

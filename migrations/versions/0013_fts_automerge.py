@@ -15,21 +15,17 @@ from __future__ import annotations
 
 from alembic import op
 
+from mailstore.search_index import set_automerge
+
 revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
 
 
-def _automerge(segments: int) -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute(
-            f"INSERT INTO contents_fts(contents_fts, rank) VALUES ('automerge', {segments})")
-
-
 def upgrade() -> None:
-    _automerge(16)
+    set_automerge(op.get_bind(), 16)
 
 
 def downgrade() -> None:
-    _automerge(4)
+    set_automerge(op.get_bind(), 4)

@@ -17,21 +17,17 @@ from __future__ import annotations
 
 from alembic import op
 
+from mailstore.search_index import set_automerge
+
 revision = "0014"
 down_revision = "0013"
 branch_labels = None
 depends_on = None
 
 
-def _automerge(segments: int) -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute(
-            f"INSERT INTO contents_fts(contents_fts, rank) VALUES ('automerge', {segments})")
-
-
 def upgrade() -> None:
-    _automerge(12)
+    set_automerge(op.get_bind(), 12)
 
 
 def downgrade() -> None:
-    _automerge(16)
+    set_automerge(op.get_bind(), 16)

@@ -83,3 +83,13 @@ async def test_deliveries_tell_whether_the_server_is_quiet(store: Store, account
     await store.delivery.deliver(Delivery(message(1), "zed@example.org", ann))
     assert not store.delivery.quiet(10.0)
     assert store.delivery.quiet(0.0)
+
+
+async def test_fts5_merges_levels_before_its_crisis_point(store: Store) -> None:
+    # automerge below crisismerge (16): merges spread over commits, never one big one.
+    if not store.db.is_sqlite:
+        return
+    async with store.db.read() as conn:
+        automerge = (await conn.execute(text(
+            "SELECT v FROM contents_fts_config WHERE k = 'automerge'"))).scalar()
+    assert automerge == 12
