@@ -222,20 +222,30 @@ def _fts_match(query: str) -> ColumnElement[bool]:
     )
 
 
+def _fts_all(leaves: Sequence[Text]) -> str:
+    """One FTS5 query that every leaf must match (FTS5 intersects the doclists itself)."""
+    return " AND ".join(f"({_fts_query(i.field, i.needle)})" for i in leaves)
+
+
+def _text_leaves(criterion: Criterion) -> list[Text]:
+    """The text leaves of 3+ characters that every match must satisfy: ``criterion``
+    itself, or the items of a top-level AND (none under OR/NOT: those do not narrow)."""
+    if _fts_leaf(criterion):
+        return [criterion]  # type: ignore[list-item]
+    if isinstance(criterion, And):
+        return [i for i in criterion.items if _fts_leaf(i)]  # type: ignore[misc]
+    return []
+
+
 def _driver(criterion: Criterion) -> tuple[str, Criterion | None] | None:
     """SQLite: the FTS5 query that every match must satisfy, and the rest of ``criterion``
-    (None: nothing else); None if FTS5 cannot narrow the search (no text leaf of 3+
-    characters at the top, or only under OR/NOT)."""
-    if isinstance(criterion, Text) and _fts_leaf(criterion):
-        return _fts_query(criterion.field, criterion.needle), None
-    if not isinstance(criterion, And):
-        return None
-    leaves = [i for i in criterion.items if _fts_leaf(i)]
+    (None: nothing else); None if FTS5 cannot narrow the search."""
+    leaves = _text_leaves(criterion)
     if not leaves:
         return None
-    match = " AND ".join(f"({_fts_query(i.field, i.needle)})" for i in leaves)
-    rest = tuple(i for i in criterion.items if i not in leaves)
-    return match, (And(rest) if rest else None)
+    rest = tuple(i for i in criterion.items if i not in leaves) \
+        if isinstance(criterion, And) else ()
+    return _fts_all(leaves), (And(rest) if rest else None)
 
 
 # Below this many FTS5 candidates a page is cheapest found from the candidates.
@@ -250,11 +260,10 @@ async def few_fts_candidates(conn: AsyncConnection, criterion: Criterion,
     walking the folder newest first until the page is full. The probe reads at most
     ``few`` rowids, so it costs little whatever the answer.
     """
-    leaves = [criterion] if _fts_leaf(criterion) else \
-        [i for i in criterion.items if _fts_leaf(i)] if isinstance(criterion, And) else []
+    leaves = _text_leaves(criterion)
     if not leaves:
         return False
-    match = " AND ".join(f"({_fts_query(i.field, i.needle)})" for i in leaves)
+    match = _fts_all(leaves)
     probe = text("SELECT count(*) FROM (SELECT rowid FROM contents_fts "
                  "WHERE contents_fts MATCH :q LIMIT :n)").bindparams(q=match, n=few)
     return int((await conn.execute(probe)).scalar() or 0) < few
@@ -266,14 +275,6 @@ FEW_PG = 50
 WINDOW = 2000
 
 
-def _trgm_leaves(criterion: Criterion) -> list[Text]:
-    if _fts_leaf(criterion):
-        return [criterion]  # type: ignore[list-item]
-    if isinstance(criterion, And):
-        return [i for i in criterion.items if _fts_leaf(i)]  # type: ignore[misc]
-    return []
-
-
 async def common_words(conn: AsyncConnection, criterion: Criterion) -> bool:
     """Whether ``criterion``'s text needs at least ``FEW_PG`` matches (PostgreSQL only).
 
@@ -283,7 +284,7 @@ async def common_words(conn: AsyncConnection, criterion: Criterion) -> bool:
     its own transaction: it forbids sequential scans there, as the LIMIT would tempt the
     planner into a scan that never ends for a needle rarer than it estimates.
     """
-    leaves = _trgm_leaves(criterion)
+    leaves = _text_leaves(criterion)
     if not leaves:
         return False
     compiler = Compiler("postgresql")
@@ -345,8 +346,7 @@ class Compiler:
         rest = [self.compile(i) for i in items if i not in fts] if len(fts) > 1 else \
             [self.compile(i) for i in items]
         if len(fts) > 1:
-            rest.insert(0, _fts_match(" AND ".join(
-                f"({_fts_query(i.field, i.needle)})" for i in fts)))
+            rest.insert(0, _fts_match(_fts_all(fts)))
         return and_(true(), *rest)
 
     def _text(self, field: str, needle: str) -> ColumnElement[bool]:

@@ -6,10 +6,10 @@ a few messages rewrote the same index pages again and again (a 10 KB message cos
 to index in transactions of 4; at 16, 0.53 ms, and a tenth of the writes; migration 0013;
 12 since migration 0014, below FTS5's crisis point). Searches read every segment, though:
 on a 100k-message store a word fragment took 25 ms with the segments left at 16 a level
-and 16 ms once merged. So the merging FTS5 skipped is
-done here, when no mail has arrived for a while: FTS5's ``merge`` command merges any level
-holding ``usermerge`` (4) segments, a bounded number of pages per call, each call one
-short write transaction, so a delivery waits at most for one step.
+and 16 ms once merged. So the merging FTS5 skipped is done here, when no mail has arrived
+for a while: FTS5's ``merge`` command merges any level holding ``usermerge`` (4)
+segments, a bounded number of pages per call, each call one short write transaction, so
+a delivery waits at most for one step.
 PostgreSQL's pg_trgm indexes need no such upkeep.
 """
 

@@ -377,7 +377,7 @@ def parse_logins(raw: dict, source: str) -> dict[str, int]:
     for key, field_name in (("max_failures", "login_max_failures"),
                             ("lockout_seconds", "login_lockout_seconds")):
         value = table.get(key, 5 if key == "max_failures" else 900)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        if not _whole(value):
             raise ConfigError(f"{source}: [logins] {key} must be a whole number, 0 or more")
         values[field_name] = value
     return values
@@ -385,7 +385,7 @@ def parse_logins(raw: dict, source: str) -> dict[str, int]:
 
 def parse_trace_keep_days(raw: dict, source: str) -> int:
     value = _table(raw, "trace", source).get("keep_days", 90)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not _whole(value):
         raise ConfigError(f"{source}: [trace] keep_days must be a whole number of days, "
                           "0 or more (0 keeps the trace for ever)")
     return value
@@ -407,7 +407,7 @@ def parse_smtp(raw: dict, hostname: str, source: str) -> SmtpSettings:
     for key in SMTP_NUMBERS:
         if key in table:
             value = table[key]
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            if not _whole(value):
                 raise ConfigError(f"{source}: [smtp] {key} must be a whole number, 0 or more")
             values[key] = value
     code = table.get("mailbox_full_code", 452)
@@ -460,6 +460,11 @@ def _networks(items: object, key: str, source: str) -> tuple:
         return parse_networks(items)
     except ValueError as exc:
         raise ConfigError(f"{source}: {key}: {exc}") from exc
+
+
+def _whole(value: object) -> bool:
+    """A whole number, 0 or more (TOML's true and false are not numbers here)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _table(raw: dict, name: str, source: str) -> dict:
